@@ -1,0 +1,181 @@
+//! `im serve`: start the selected services in this process, register them, serve until
+//! SIGINT/SIGTERM, then deregister, drain and exit.
+
+use crate::wiring::{self, Built};
+use anyhow::Context as _;
+use im_runtime::health::{self, Health};
+use im_runtime::registry::Instance;
+use im_runtime::{Config, Infra, ServiceContext, ServiceName, Shutdown, grpc, http, metrics};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+/// Internal gRPC listeners default to a free loopback port, so two all-in-one
+/// instances can run side by side.
+const EPHEMERAL_LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+type Task = anyhow::Result<()>;
+
+pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let metrics = metrics::install();
+    let shutdown = Shutdown::new();
+    shutdown
+        .trigger_on_signals()
+        .context("install signal handlers")?;
+
+    let infra = Infra::connect(&config).await?;
+    let ctx = ServiceContext::new(config.clone(), infra.clone());
+    let mut health = Health::default();
+    let mut tasks: JoinSet<Task> = JoinSet::new();
+    let mut instances = Vec::new();
+    let mut gateway = None;
+
+    for &name in &services {
+        let span = tracing::info_span!("service", service = %name);
+        let built = wiring::build(name, &ctx)
+            .instrument(span.clone())
+            .await
+            .with_context(|| format!("start {name}"))?;
+        let service = match built {
+            Built::Service(service) => service,
+            Built::Gateway(im_gateway::Gateway { service, http }) => {
+                gateway = Some(http);
+                service
+            }
+        };
+        let addr = config.service(name).grpc_addr.unwrap_or(EPHEMERAL_LOOPBACK);
+        let listener = bind(addr, &format!("{name} gRPC")).await?;
+        let local = listener.local_addr()?;
+        health.add(name, service.checks.clone());
+        let stop = shutdown.clone();
+        tasks.spawn(
+            async move {
+                grpc::serve(service, listener, stop)
+                    .await
+                    .with_context(|| format!("{name} gRPC server"))
+            }
+            .instrument(span),
+        );
+        let instance = Instance {
+            service: name,
+            id: format!("{}/{name}", config.node_id),
+            endpoint: format!("http://{}", advertised(local)),
+        };
+        infra.registry.register(instance.clone()).await?;
+        instances.push(instance);
+        tracing::info!(service = %name, grpc_addr = %local, "serving gRPC");
+    }
+
+    let http_addr = match &gateway {
+        Some(gateway) => {
+            let listener = bind(config.http.addr, "the gateway's HTTP").await?;
+            let local = listener.local_addr()?;
+            let router = gateway.router(health.clone());
+            let stop = shutdown.clone();
+            tasks.spawn(async move {
+                http::serve(router, listener, stop)
+                    .await
+                    .context("gateway HTTP server")
+            });
+            Some(local)
+        }
+        None => None,
+    };
+
+    let admin = bind(config.admin.addr, "the admin").await?;
+    let admin_addr = admin.local_addr()?;
+    let router = health::admin_router(health, metrics);
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        http::serve(router, admin, stop)
+            .await
+            .context("admin HTTP server")
+    });
+
+    tracing::info!(
+        node_id = %config.node_id,
+        services = %services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
+        http_addr = %http_addr.map(|a| a.to_string()).unwrap_or_default(),
+        admin_addr = %admin_addr,
+        "im is up"
+    );
+
+    // Run until a signal, or until a server fails (then stop the rest).
+    let failure = tokio::select! {
+        biased;
+        () = shutdown.wait() => None,
+        Some(joined) = tasks.join_next() => {
+            let stopped = flatten(joined);
+            if shutdown.is_triggered() {
+                // Lost the race with the signal: an ordinary stop, drained below.
+                log_stop_error(stopped);
+                None
+            } else {
+                shutdown.trigger();
+                Some(stopped.err().unwrap_or_else(|| anyhow::anyhow!("a server stopped unexpectedly")))
+            }
+        }
+    };
+
+    for instance in &instances {
+        if let Err(error) = infra.registry.deregister(instance).await {
+            tracing::warn!(service = %instance.service, %error, "deregister failed");
+        }
+    }
+    drain(&mut tasks, &config).await;
+    match failure {
+        Some(error) => Err(error),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Waits for every server to finish its in-flight work, up to the configured grace.
+async fn drain(tasks: &mut JoinSet<Task>, config: &Config) {
+    let grace = config.shutdown.grace;
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(joined) = tasks.join_next().await {
+            log_stop_error(flatten(joined));
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            ?grace,
+            "in-flight work did not drain in time; stopping anyway"
+        );
+        tasks.abort_all();
+    }
+}
+
+fn log_stop_error(stopped: Task) {
+    if let Err(error) = stopped {
+        tracing::error!(error = %format!("{error:#}"), "server failed while stopping");
+    }
+}
+
+fn flatten(joined: Result<Task, tokio::task::JoinError>) -> Task {
+    joined
+        .map_err(anyhow::Error::from)
+        .and_then(|result| result)
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot bind {what} listener on {addr}"))
+}
+
+/// The address others should dial: a wildcard bind is reachable on loopback here.
+fn advertised(local: SocketAddr) -> SocketAddr {
+    if local.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
+    } else {
+        local
+    }
+}

@@ -1,0 +1,48 @@
+//! The one place that knows every service crate: building them by name and migrating
+//! their databases.
+
+use anyhow::Context as _;
+use im_runtime::{Config, Infra, Service, ServiceContext, ServiceName};
+use std::sync::Arc;
+
+/// A built service; the gateway also brings the public HTTP application.
+pub enum Built {
+    Service(Service),
+    Gateway(im_gateway::Gateway),
+}
+
+pub async fn build(name: ServiceName, ctx: &ServiceContext) -> anyhow::Result<Built> {
+    let service = match name {
+        ServiceName::Gateway => return Ok(Built::Gateway(im_gateway::build(ctx).await?)),
+        ServiceName::Identity => im_identity::build(ctx).await?,
+        ServiceName::Conversation => im_conversation::build(ctx).await?,
+        ServiceName::Message => im_message::build(ctx).await?,
+        ServiceName::Delivery => im_delivery::build(ctx).await?,
+        ServiceName::Presence => im_presence::build(ctx).await?,
+        ServiceName::File => im_file::build(ctx).await?,
+        ServiceName::MediaSignal => im_media_signal::build(ctx).await?,
+    };
+    Ok(Built::Service(service))
+}
+
+/// Migrates the database of every selected service that owns one.
+pub async fn migrate(config: Config, services: &[ServiceName]) -> anyhow::Result<()> {
+    let infra = Infra::connect(&config).await?;
+    let ctx = ServiceContext::new(Arc::new(config), infra);
+    for &name in services {
+        let migrated = match name {
+            ServiceName::Identity => im_identity::migrate(&ctx).await,
+            ServiceName::Conversation => im_conversation::migrate(&ctx).await,
+            ServiceName::Message => im_message::migrate(&ctx).await,
+            ServiceName::File => im_file::migrate(&ctx).await,
+            ServiceName::Gateway
+            | ServiceName::Delivery
+            | ServiceName::Presence
+            | ServiceName::MediaSignal => continue,
+        };
+        migrated.with_context(|| format!("migrate {name}"))?;
+        let url = ctx.config.database_url(name);
+        tracing::info!(service = %name, database = %url, "migrated");
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+use crate::process::{ImProcess, eventually, get_json, grpc_health};
+use im_runtime::ServiceName;
+use std::time::Duration;
+
+const SERVING: i32 = 1;
+
+#[tokio::test]
+async fn every_service_is_healthy_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let im = ImProcess::start(dir.path(), |_| {});
+
+    // all eight services, each on its own gRPC listener
+    assert_eq!(im.grpc.len(), 8, "{:?}", im.grpc);
+    for name in ServiceName::ALL {
+        let addr = im.grpc[name.as_str()];
+        let serving = eventually(Duration::from_secs(10), || async move {
+            grpc_health(addr, "").await == SERVING
+                && grpc_health(addr, name.grpc_service()).await == SERVING
+        })
+        .await;
+        assert!(serving, "{name} gRPC health is not SERVING");
+    }
+
+    // health on the public port and on the admin listener
+    for url in [im.http_url("/healthz"), im.admin_url("/healthz")] {
+        let (status, body) = get_json(&url).await;
+        assert_eq!(status, 200, "{url}");
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["services"].as_array().unwrap().len(), 8);
+    }
+    for url in [im.http_url("/readyz"), im.admin_url("/readyz")] {
+        let (status, body) = get_json(&url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert_eq!(body["ready"], true);
+        for name in ServiceName::ALL {
+            assert_eq!(
+                body["services"][name.as_str()]["ready"],
+                true,
+                "{name}: {body}"
+            );
+        }
+        assert_eq!(
+            body["services"]["identity"]["checks"]["database"]["ok"],
+            true
+        );
+    }
+
+    // Prometheus text with per-service readiness and the edge's request metrics
+    let metrics = reqwest::get(im.admin_url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ServiceName::ALL {
+        let line = format!("im_service_ready{{service=\"{name}\"}} 1");
+        assert!(metrics.contains(&line), "missing {line} in\n{metrics}");
+    }
+    assert!(
+        metrics.contains("http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}")
+    );
+
+    // the embedded databases live in the data directory
+    for db in ["identity", "conversation", "message", "file"] {
+        assert!(dir.path().join(format!("{db}.db")).exists(), "{db}.db");
+    }
+
+    // SIGTERM: stop accepting, drain, exit 0
+    let http = im.http.unwrap();
+    let (status, logs) = im.terminate();
+    assert!(status.success(), "exit status {status:?}; logs: {logs:#?}");
+    assert!(
+        logs.iter().any(|line| line.contains("\"stopped\"")),
+        "{logs:#?}"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(http).await.is_err(),
+        "port closed after exit"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_run_side_by_side() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = ImProcess::start(one.path(), |_| {});
+    let second = ImProcess::start(two.path(), |_| {});
+    assert_ne!(first.http, second.http);
+    for im in [&first, &second] {
+        let (status, body) = get_json(&im.http_url("/readyz")).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(first.terminate().0.success());
+    assert!(second.terminate().0.success());
+}
+
+#[tokio::test]
+async fn the_public_port_answers_errors_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let im = ImProcess::start(dir.path(), |_| {});
+    let response = reqwest::get(im.http_url("/api/v1/does-not-exist"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}

@@ -1,0 +1,11 @@
+//! System tests: the real `im` binary, started as a user would, on random ports with a
+//! temporary data directory.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod process;
+
+mod all_in_one;
+mod commands;
+mod mysql;
+mod subset;

@@ -1,0 +1,369 @@
+//! Configuration: built-in defaults, then a TOML file (`--config`), then environment
+//! variables `IM__SECTION__KEY` (for example `IM__DATABASE__URL`, `IM__HTTP__ADDR`).
+//! Unknown keys are errors, so a typo never silently falls back to a default.
+
+use crate::secret::SecretUrl;
+use crate::service::ServiceName;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variables with this prefix override the file; `__` separates levels.
+pub const ENV_PREFIX: &str = "IM__";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+/// The effective configuration of one `im` process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Name of this node in the registry and in presence (defaults to a random one).
+    pub node_id: String,
+    /// Where embedded adapters keep their files (SQLite databases, objects).
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub admin: AdminConfig,
+    pub database: DatabaseConfig,
+    pub kv: UrlConfig,
+    pub bus: UrlConfig,
+    pub registry: RegistryConfig,
+    pub object_store: ObjectStoreConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
+    /// Per-service settings, keyed by [`ServiceName::config_key`] (`media_signal`, …).
+    pub services: BTreeMap<String, ServiceConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            data_dir: PathBuf::from("./data"),
+            http: HttpConfig::default(),
+            admin: AdminConfig::default(),
+            database: DatabaseConfig::default(),
+            kv: UrlConfig::memory(),
+            bus: UrlConfig::memory(),
+            registry: RegistryConfig::default(),
+            object_store: ObjectStoreConfig::default(),
+            log: LogConfig::default(),
+            shutdown: ShutdownConfig::default(),
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The gateway's public REST + WebSocket address.
+    pub addr: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Per-process admin listener: `/metrics`, `/healthz`, `/readyz`.
+    pub addr: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// URL template for every service's database; `{service}` is replaced by the
+    /// service's key, e.g. `mysql://im:secret@db:3306/im_{service}`. When unset, each
+    /// service gets `sqlite://<data_dir>/<service>.db`.
+    pub url: Option<SecretUrl>,
+    /// Create the MySQL database named in the URL if it does not exist.
+    pub create_if_missing: bool,
+    pub max_connections: u32,
+    #[serde(with = "humantime_secs")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            create_if_missing: true,
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A port whose adapter is chosen by the URL's scheme only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlConfig {
+    pub url: SecretUrl,
+}
+
+impl UrlConfig {
+    fn memory() -> Self {
+        Self {
+            url: SecretUrl::new("memory://"),
+        }
+    }
+}
+
+impl Default for UrlConfig {
+    fn default() -> Self {
+        Self::memory()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `static://` (endpoints below plus this process's own services).
+    pub url: SecretUrl,
+    /// Known endpoints per service key, e.g. `identity = ["http://10.0.0.5:7101"]`.
+    pub endpoints: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new("static://"),
+            endpoints: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectStoreConfig {
+    /// `file://<dir>` or `memory://`; defaults to `file://<data_dir>/objects`.
+    pub url: Option<SecretUrl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// An `EnvFilter` directive such as `info` or `info,im_gateway=debug`.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight work may drain after SIGINT/SIGTERM before the process exits.
+    #[serde(with = "humantime_secs")]
+    pub grace: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Internal gRPC address; unset means a free loopback port.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Overrides `database.url` for this service.
+    pub database_url: Option<SecretUrl>,
+}
+
+impl Config {
+    /// Defaults, then `file` (which must exist when given), then `IM__…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        Ok(figment.extract().map_err(Box::new)?)
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        // Serializing plain structs of strings, numbers and maps cannot fail.
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+
+    pub fn service(&self, name: ServiceName) -> ServiceConfig {
+        self.services
+            .get(name.config_key())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The database URL of one service: its own override, else the shared template,
+    /// else an SQLite file under the data directory.
+    pub fn database_url(&self, name: ServiceName) -> SecretUrl {
+        if let Some(url) = self.service(name).database_url {
+            return url;
+        }
+        match &self.database.url {
+            Some(template) => {
+                SecretUrl::new(template.expose().replace("{service}", name.config_key()))
+            }
+            None => SecretUrl::new(format!(
+                "sqlite://{}/{}.db",
+                self.data_dir.display(),
+                name.config_key()
+            )),
+        }
+    }
+
+    pub fn object_store_url(&self) -> SecretUrl {
+        self.object_store.url.clone().unwrap_or_else(|| {
+            SecretUrl::new(format!(
+                "file://{}",
+                self.data_dir.join("objects").display()
+            ))
+        })
+    }
+}
+
+/// Durations written as whole seconds (`grace = 10`).
+mod humantime_secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(value.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment::Error
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_are_embedded() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.http.addr.port(), 8080);
+            assert_eq!(config.admin.addr.to_string(), "127.0.0.1:9090");
+            assert_eq!(config.kv.url.expose(), "memory://");
+            assert_eq!(config.bus.url.expose(), "memory://");
+            assert_eq!(
+                config.database_url(ServiceName::MediaSignal).expose(),
+                "sqlite://./data/media_signal.db"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "im.toml",
+                r#"
+                data_dir = "/srv/im"
+                [http]
+                addr = "127.0.0.1:8081"
+                [database]
+                url = "mysql://im:pw@db:3306/im_{service}"
+                [services.identity]
+                grpc_addr = "127.0.0.1:7101"
+                "#,
+            )?;
+            jail.set_env("IM__HTTP__ADDR", "127.0.0.1:8082");
+            jail.set_env("IM__KV__URL", "redis://127.0.0.1:6379");
+            let config = Config::load(Some(Path::new("im.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.http.addr.port(),
+                8082,
+                "environment wins over the file"
+            );
+            assert_eq!(config.kv.url.expose(), "redis://127.0.0.1:6379");
+            assert_eq!(config.data_dir, PathBuf::from("/srv/im"));
+            assert_eq!(
+                config.database_url(ServiceName::Message).expose(),
+                "mysql://im:pw@db:3306/im_message"
+            );
+            assert_eq!(
+                config.service(ServiceName::Identity).grpc_addr,
+                Some("127.0.0.1:7101".parse().unwrap())
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn printed_config_hides_secrets() {
+        Jail::expect_with(|jail| {
+            jail.set_env("IM__DATABASE__URL", "mysql://im:s3cr3t@db/im_{service}");
+            let printed = Config::load(None)
+                .map_err(|e| e.to_string())?
+                .to_redacted_toml();
+            assert!(!printed.contains("s3cr3t"), "{printed}");
+            assert!(printed.contains("[redacted]"), "{printed}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn typos_and_missing_files_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.set_env("IM__HTTP__ADRR", "127.0.0.1:1");
+            assert!(Config::load(None).is_err(), "unknown key must be rejected");
+            Ok(())
+        });
+        assert!(matches!(
+            Config::load(Some(Path::new("/nonexistent/im.toml"))),
+            Err(ConfigError::MissingFile(_))
+        ));
+    }
+}

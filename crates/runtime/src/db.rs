@@ -1,0 +1,113 @@
+//! The database port: SeaORM over SQLite (embedded) and MySQL/MariaDB (production) from
+//! one codebase. Each service owns its database and its sea-orm-migration `Migrator`.
+
+use crate::config::DatabaseConfig;
+use crate::secret::SecretUrl;
+use sea_orm::sqlx::sqlite::SqliteJournalMode;
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database url scheme {0:?} (expected sqlite:// or mysql://)")]
+    UnsupportedScheme(String),
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    #[error("cannot create directory for the SQLite file {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Opens a pool to `url`, creating the SQLite file or the MySQL database if needed.
+pub async fn connect(
+    url: &SecretUrl,
+    config: &DatabaseConfig,
+) -> Result<DatabaseConnection, DbError> {
+    match url.scheme() {
+        "sqlite" => prepare_sqlite_file(url.expose())?,
+        "mysql" if config.create_if_missing => create_mysql_database(url, config).await?,
+        "mysql" => {}
+        other => return Err(DbError::UnsupportedScheme(other.to_owned())),
+    }
+    let mut options = ConnectOptions::new(url.expose());
+    options
+        .max_connections(config.max_connections)
+        .connect_timeout(config.connect_timeout)
+        .acquire_timeout(config.connect_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            // WAL lets readers proceed during a write; the default synchronous=FULL
+            // keeps every commit durable, which an acked message requires.
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    Ok(Database::connect(options).await?)
+}
+
+/// Brings the schema up to date; safe to run on every start and from several
+/// processes (applied migrations are recorded in `seaql_migrations`).
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), DbErr> {
+    M::up(db, None).await
+}
+
+/// Whether `error` is a unique-key violation (a 409 at the edge, never a 500).
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn prepare_sqlite_file(url: &str) -> Result<(), DbError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Directory {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// `CREATE DATABASE IF NOT EXISTS` for the database named in a MySQL URL.
+async fn create_mysql_database(url: &SecretUrl, config: &DatabaseConfig) -> Result<(), DbError> {
+    let mut server =
+        url::Url::parse(url.expose()).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+    let name = server.path().trim_start_matches('/').to_owned();
+    if name.is_empty() {
+        return Err(DbError::InvalidUrl(format!("{url} names no database")));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(DbError::InvalidUrl(format!(
+            "database name {name:?} must be [A-Za-z0-9_]"
+        )));
+    }
+    server.set_path("");
+    let mut options = ConnectOptions::new(server.as_str());
+    options
+        .max_connections(1)
+        .connect_timeout(config.connect_timeout)
+        .sqlx_logging(false);
+    let admin = Database::connect(options).await?;
+    admin
+        .execute_unprepared(&format!(
+            "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}

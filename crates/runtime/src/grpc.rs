@@ -1,0 +1,171 @@
+//! gRPC plumbing shared by every service: serving a built [`Service`] with the standard
+//! health service beside it, and reaching other services through the registry.
+
+use crate::health::{ReadinessCheck, service_report};
+use crate::registry::Registry;
+use crate::service::{Service, ServiceName};
+use crate::shutdown::Shutdown;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Channel, Endpoint, Server};
+use tonic_health::ServingStatus;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus as WireStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::server::HealthReporter;
+
+/// How often each server re-evaluates its readiness for gRPC health.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Serves `service` plus `grpc.health.v1.Health` on `listener` until `shutdown` fires,
+/// then drains in-flight calls. Health reports SERVING for the overall server ("") and
+/// for the service's gRPC name while its required readiness checks pass.
+pub async fn serve(
+    service: Service,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    // Known but not yet serving until the first readiness evaluation says otherwise.
+    for name in ["", service.name.grpc_service()] {
+        reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    let watcher = tokio::spawn(watch_readiness(
+        service.name,
+        service.checks.clone(),
+        reporter,
+        shutdown.clone(),
+    ));
+    let routes = service.routes.add_service(health_service);
+    let served = Server::builder()
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal())
+        .await;
+    watcher.abort();
+    Ok(served?)
+}
+
+async fn watch_readiness(
+    name: ServiceName,
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+    reporter: HealthReporter,
+    shutdown: Shutdown,
+) {
+    let mut last = None;
+    loop {
+        let ready = service_report(&checks).await.ready;
+        if last != Some(ready) {
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            reporter.set_service_status("", status).await;
+            reporter
+                .set_service_status(name.grpc_service(), status)
+                .await;
+            if last.is_some() {
+                tracing::warn!(service = %name, ready, "readiness changed");
+            }
+            last = Some(ready);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(HEALTH_INTERVAL) => {}
+            () = shutdown.wait() => {
+                reporter.set_service_status("", ServingStatus::NotServing).await;
+                reporter.set_service_status(name.grpc_service(), ServingStatus::NotServing).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Channels to other services, found through the registry.
+#[derive(Clone)]
+pub struct Clients {
+    registry: Arc<dyn Registry>,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no instance of {0} is registered")]
+    NoInstance(ServiceName),
+    #[error("registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error("invalid endpoint {0}")]
+    Endpoint(String),
+}
+
+impl Clients {
+    pub fn new(registry: Arc<dyn Registry>) -> Self {
+        Self {
+            registry,
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// A lazily connecting channel balanced over every live instance of `service`.
+    pub async fn channel(&self, service: ServiceName) -> Result<Channel, ClientError> {
+        let instances = self.registry.resolve(service).await?;
+        if instances.is_empty() {
+            return Err(ClientError::NoInstance(service));
+        }
+        let endpoints = instances
+            .iter()
+            .map(|instance| {
+                Endpoint::from_shared(instance.endpoint.clone())
+                    .map(|e| e.connect_timeout(self.connect_timeout).tcp_nodelay(true))
+                    .map_err(|_| ClientError::Endpoint(instance.endpoint.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Channel::balance_list(endpoints.into_iter()))
+    }
+}
+
+/// Optional readiness check: a downstream service answers gRPC health with SERVING.
+pub struct DownstreamCheck {
+    clients: Clients,
+    service: ServiceName,
+}
+
+impl DownstreamCheck {
+    pub fn new(clients: Clients, service: ServiceName) -> Self {
+        Self { clients, service }
+    }
+}
+
+#[async_trait]
+impl ReadinessCheck for DownstreamCheck {
+    fn name(&self) -> &str {
+        self.service.as_str()
+    }
+
+    fn required(&self) -> bool {
+        false
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let channel = self
+            .clients
+            .channel(self.service)
+            .await
+            .map_err(|e| e.to_string())?;
+        let request = HealthCheckRequest {
+            service: self.service.grpc_service().to_owned(),
+        };
+        let response = HealthClient::new(channel)
+            .check(request)
+            .await
+            .map_err(|status| format!("{}: {}", status.code(), status.message()))?;
+        match response.into_inner().status() {
+            WireStatus::Serving => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+}

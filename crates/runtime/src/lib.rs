@@ -1,0 +1,24 @@
+//! The shared runtime of every IM service, written once: configuration, telemetry, the
+//! ports (database, kv, bus, registry, object store) with their adapters chosen by URL
+//! scheme, gRPC plumbing, health and graceful shutdown.
+//!
+//! Dependency rule: this crate never depends on a service crate; services depend on it.
+
+pub mod bus;
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod health;
+pub mod http;
+pub mod kv;
+pub mod metrics;
+pub mod objects;
+pub mod registry;
+pub mod secret;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::Config;
+pub use service::{Infra, Service, ServiceContext, ServiceName};
+pub use shutdown::Shutdown;

@@ -1,0 +1,187 @@
+use im_runtime::config::DatabaseConfig;
+use im_runtime::db;
+use im_runtime::secret::SecretUrl;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Set,
+    TransactionTrait,
+};
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, string, string_uniq};
+
+mod widget {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "widgets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(DeriveIden)]
+enum Widgets {
+    Table,
+    Id,
+    Name,
+    Count,
+}
+
+struct CreateWidgets;
+
+impl MigrationName for CreateWidgets {
+    fn name(&self) -> &str {
+        "m0001_create_widgets"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateWidgets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Widgets::Table)
+                    .col(string(Widgets::Id).primary_key())
+                    .col(string_uniq(Widgets::Name))
+                    .col(big_integer(Widgets::Count))
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateWidgets)]
+    }
+}
+
+fn widget(id: &str, name: &str, count: i64) -> widget::ActiveModel {
+    widget::ActiveModel {
+        id: Set(id.into()),
+        name: Set(name.into()),
+        count: Set(count),
+    }
+}
+
+/// The behaviour every database backend must have for our services.
+async fn contract(url: &SecretUrl) {
+    let config = DatabaseConfig::default();
+    let conn: DatabaseConnection = db::connect(url, &config).await.unwrap();
+    conn.ping().await.unwrap();
+
+    // migrations apply once and are idempotent on every later start
+    db::migrate::<Migrator>(&conn).await.unwrap();
+    db::migrate::<Migrator>(&conn).await.unwrap();
+
+    widget("w1", "first", 1).insert(&conn).await.unwrap();
+    let found = widget::Entity::find_by_id("w1")
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, "first");
+
+    // a unique violation is recognisable (a 409 at the edge), not an opaque failure
+    let duplicate = widget("w2", "first", 2).insert(&conn).await.unwrap_err();
+    assert!(db::is_unique_violation(&duplicate), "{duplicate:?}");
+    let duplicate_key = widget("w1", "other", 2).insert(&conn).await.unwrap_err();
+    assert!(db::is_unique_violation(&duplicate_key), "{duplicate_key:?}");
+
+    // a rolled-back transaction leaves nothing behind
+    let txn = conn.begin().await.unwrap();
+    widget("w3", "third", 3).insert(&txn).await.unwrap();
+    txn.rollback().await.unwrap();
+    assert!(
+        widget::Entity::find_by_id("w3")
+            .one(&conn)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // a committed one is visible to other connections of the pool
+    let txn = conn.begin().await.unwrap();
+    widget("w4", "fourth", 4).insert(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(widget::Entity::find().count(&conn).await.unwrap(), 2);
+
+    // text is stored byte-exact (emoji need utf8mb4 on MySQL)
+    let name = "名字 🚀 O'Brien; DROP TABLE widgets;--";
+    widget("w5", name, 5).insert(&conn).await.unwrap();
+    let found = widget::Entity::find_by_id("w5")
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.name, name);
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = SecretUrl::new(format!(
+        "sqlite://{}/nested/dir/test.db",
+        dir.path().display()
+    ));
+    contract(&url).await;
+    assert!(
+        dir.path().join("nested/dir/test.db").exists(),
+        "file and directories created"
+    );
+}
+
+#[tokio::test]
+async fn mysql_keeps_the_contract() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_test");
+    contract(&SecretUrl::new(format!("{server}/{name}"))).await;
+
+    let admin = db::connect(
+        &SecretUrl::new(format!("{server}/{name}")),
+        &DatabaseConfig::default(),
+    )
+    .await
+    .unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused() {
+    let config = DatabaseConfig::default();
+    assert!(
+        db::connect(&SecretUrl::new("oracle://x/y"), &config)
+            .await
+            .is_err()
+    );
+    assert!(
+        db::connect(
+            &SecretUrl::new("mysql://root@127.0.0.1:3306/bad-name"),
+            &config
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        db::connect(&SecretUrl::new("mysql://root@127.0.0.1:3306"), &config)
+            .await
+            .is_err()
+    );
+}

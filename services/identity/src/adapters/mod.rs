@@ -1,0 +1,3 @@
+//! Outbound adapters of the service.
+
+pub mod sql;
