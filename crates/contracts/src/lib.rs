@@ -6,3 +6,9 @@ pub mod v1 {
     #![allow(clippy::all, missing_docs, unreachable_pub)]
     tonic::include_proto!("im.v1");
 }
+
+/// Bus topics: part of the contract like the protos. Payloads are protobuf messages.
+pub mod topics {
+    /// `v1::IdentityEvent`, keyed by user id (or `ip-blocks`).
+    pub const IDENTITY_EVENTS: &str = "im.identity.events";
+}

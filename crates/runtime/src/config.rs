@@ -40,6 +40,8 @@ pub struct Config {
     pub object_store: ObjectStoreConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    pub auth: AuthConfig,
+    pub gateway: GatewayConfig,
     /// Per-service settings, keyed by [`ServiceName::config_key`] (`media_signal`, …).
     pub services: BTreeMap<String, ServiceConfig>,
 }
@@ -58,6 +60,8 @@ impl Default for Config {
             object_store: ObjectStoreConfig::default(),
             log: LogConfig::default(),
             shutdown: ShutdownConfig::default(),
+            auth: AuthConfig::default(),
+            gateway: GatewayConfig::default(),
             services: BTreeMap::new(),
         }
     }
@@ -200,6 +204,94 @@ impl Default for ShutdownConfig {
     fn default() -> Self {
         Self {
             grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Tokens, shared by identity (which issues them) and gateways (which verify them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `iss` of every access token.
+    pub issuer: String,
+    /// `aud` of every access token.
+    pub audience: String,
+    #[serde(with = "humantime_secs")]
+    pub access_ttl: Duration,
+    #[serde(with = "humantime_secs")]
+    pub refresh_ttl: Duration,
+    pub login_limits: LoginLimits,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: "im".to_owned(),
+            audience: "im".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            login_limits: LoginLimits::default(),
+        }
+    }
+}
+
+/// Failed logins tolerated per window before answering 429. The tight limit is per
+/// account *and* address, so an attacker elsewhere cannot lock the owner out; the looser
+/// per-account limit only slows attacks spread over many addresses, and every limit
+/// ends with its window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginLimits {
+    #[serde(with = "humantime_secs")]
+    pub window: Duration,
+    pub per_account_and_ip: u32,
+    pub per_ip: u32,
+    pub per_account: u32,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            window: Duration::from_secs(15 * 60),
+            per_account_and_ip: 5,
+            per_ip: 30,
+            per_account: 100,
+        }
+    }
+}
+
+/// The public edge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Routes that need no access token: `METHOD /path`, where METHOD may be `*` and a
+    /// path ending in `/*` matches everything below it.
+    pub public_routes: Vec<String>,
+    /// Addresses or CIDRs refused on every request, besides those blocked at run time.
+    pub blocked_cidrs: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs); empty: use the peer address.
+    pub trusted_proxies: Vec<String>,
+    /// Largest accepted request body of the JSON API.
+    pub max_body_bytes: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        let public = [
+            "POST /api/v1/auth/register",
+            "POST /api/v1/auth/login",
+            "POST /api/v1/auth/refresh",
+            "GET /.well-known/jwks.json",
+            "GET /api/v1/openapi.json",
+            "GET /healthz",
+            "GET /readyz",
+            "GET /metrics",
+        ];
+        Self {
+            public_routes: public.map(str::to_owned).to_vec(),
+            blocked_cidrs: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 1024 * 1024,
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod config;
 pub mod db;
+pub mod errors;
 pub mod grpc;
 pub mod health;
 pub mod http;
