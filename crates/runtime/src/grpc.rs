@@ -6,7 +6,8 @@ use crate::registry::Registry;
 use crate::service::{Service, ServiceName};
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -85,11 +86,13 @@ async fn watch_readiness(
     }
 }
 
-/// Channels to other services, found through the registry.
+/// Channels to other services, found through the registry. A channel is reused until
+/// the set of live instances of its service changes.
 #[derive(Clone)]
 pub struct Clients {
     registry: Arc<dyn Registry>,
     connect_timeout: Duration,
+    cache: Arc<Mutex<HashMap<ServiceName, (Vec<String>, Channel)>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,7 @@ impl Clients {
         Self {
             registry,
             connect_timeout: Duration::from_secs(2),
+            cache: Arc::default(),
         }
     }
 
@@ -116,6 +120,16 @@ impl Clients {
         if instances.is_empty() {
             return Err(ClientError::NoInstance(service));
         }
+        let addresses: Vec<String> = instances.iter().map(|i| i.endpoint.clone()).collect();
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((known, channel)) = cache.get(&service)
+            && *known == addresses
+        {
+            return Ok(channel.clone());
+        }
         let endpoints = instances
             .iter()
             .map(|instance| {
@@ -124,7 +138,9 @@ impl Clients {
                     .map_err(|_| ClientError::Endpoint(instance.endpoint.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Channel::balance_list(endpoints.into_iter()))
+        let channel = Channel::balance_list(endpoints.into_iter());
+        cache.insert(service, (addresses, channel.clone()));
+        Ok(channel)
     }
 }
 

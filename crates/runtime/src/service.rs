@@ -171,6 +171,24 @@ impl Service {
         }
     }
 
+    /// Adds a gRPC service (a generated `…Server::new(impl)`) to this service's listener.
+    pub fn with_grpc<S>(mut self, grpc: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes = self.routes.add_service(grpc);
+        self
+    }
+
     /// Adds a readiness check: the service is ready when all its required checks pass.
     pub fn with_check(mut self, check: impl ReadinessCheck + 'static) -> Self {
         self.checks.push(Arc::new(check));
