@@ -92,8 +92,11 @@ async fn watch_readiness(
 pub struct Clients {
     registry: Arc<dyn Registry>,
     connect_timeout: Duration,
-    cache: Arc<Mutex<HashMap<ServiceName, (Vec<String>, Channel)>>>,
+    cache: Arc<Mutex<HashMap<ServiceName, CachedChannel>>>,
 }
+
+/// A channel and the endpoints it balances over.
+type CachedChannel = (Vec<String>, Channel);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
