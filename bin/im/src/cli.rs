@@ -46,6 +46,29 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Administrative tasks, run against the configured databases (use the same
+    /// `--config` and `--data-dir` as `im serve`).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user, for example the first administrator. The password is read from
+    /// standard input (one line), so it never appears in the process list or history.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Give the user the `admin` role.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Generate a new token signing key. Tokens signed with the old keys stay valid
+    /// until they expire; their public keys stay in the JWKS until then.
+    RotateKeys,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +115,10 @@ impl Cli {
                 telemetry::init_logging(&config.log)?;
                 wiring::migrate(config, &services).await
             }
+            Command::Admin(command) => {
+                telemetry::init_logging(&config.log)?;
+                admin(config, command).await
+            }
             Command::Config(ConfigCommand::Print) => {
                 #[allow(clippy::print_stdout)] // printing is this command's whole job
                 {
@@ -101,6 +128,40 @@ impl Cli {
             }
         }
     }
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let ctx = wiring::context(config).await?;
+    #[allow(clippy::print_stdout)] // the result of an admin command is its output
+    match command {
+        AdminCommand::CreateUser {
+            username,
+            password_stdin: _,
+            admin,
+        } => {
+            let password = read_password_line()?;
+            let (id, username) =
+                im_identity::admin::create_user(&ctx, &username, &password, admin).await?;
+            println!(
+                "created user {username} ({id}){}",
+                if admin { " with role admin" } else { "" }
+            );
+        }
+        AdminCommand::RotateKeys => {
+            let kid = im_identity::admin::rotate_keys(&ctx).await?;
+            println!("new signing key {kid}; running identity instances pick it up within 30 s");
+        }
+    }
+    Ok(())
+}
+
+/// One line from standard input, without its line ending.
+fn read_password_line() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
 }
 
 /// `all` or a comma-separated list, deduplicated, in the canonical order.

@@ -25,10 +25,15 @@ pub async fn build(name: ServiceName, ctx: &ServiceContext) -> anyhow::Result<Bu
     Ok(Built::Service(service))
 }
 
+/// A context for one-off commands (migrate, admin) on the configured adapters.
+pub async fn context(config: Config) -> anyhow::Result<ServiceContext> {
+    let infra = Infra::connect(&config).await?;
+    Ok(ServiceContext::new(Arc::new(config), infra))
+}
+
 /// Migrates the database of every selected service that owns one.
 pub async fn migrate(config: Config, services: &[ServiceName]) -> anyhow::Result<()> {
-    let infra = Infra::connect(&config).await?;
-    let ctx = ServiceContext::new(Arc::new(config), infra);
+    let ctx = context(config).await?;
     for &name in services {
         let migrated = match name {
             ServiceName::Identity => im_identity::migrate(&ctx).await,

@@ -3,9 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod api;
 mod process;
 
 mod all_in_one;
+mod auth_attacks;
+mod auth_flow;
+mod auth_mysql;
 mod commands;
 mod mysql;
 mod subset;

@@ -6,7 +6,7 @@ use im_runtime::db;
 use im_runtime::secret::SecretUrl;
 use sea_orm::ConnectionTrait;
 
-async fn drop_databases(server: &str, prefix: &str) {
+pub async fn drop_databases(server: &str, prefix: &str) {
     let url = SecretUrl::new(format!("{server}/{prefix}_identity"));
     // One connection, and the database it is attached to dropped last, so the pool never
     // has to reconnect to a database that no longer exists.
