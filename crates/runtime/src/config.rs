@@ -436,12 +436,23 @@ mod tests {
     #[test]
     fn lists_come_from_the_environment_too() {
         Jail::expect_with(|jail| {
-            jail.set_env("IM__GATEWAY__TRUSTED_PROXIES", r#"["127.0.0.1/32", "10.0.0.0/8"]"#);
+            jail.set_env(
+                "IM__GATEWAY__TRUSTED_PROXIES",
+                r#"["127.0.0.1/32", "10.0.0.0/8"]"#,
+            );
             jail.set_env("IM__AUTH__ACCESS_TTL", "60");
             let config = Config::load(None).map_err(|e| e.to_string())?;
-            assert_eq!(config.gateway.trusted_proxies, ["127.0.0.1/32", "10.0.0.0/8"]);
+            assert_eq!(
+                config.gateway.trusted_proxies,
+                ["127.0.0.1/32", "10.0.0.0/8"]
+            );
             assert_eq!(config.auth.access_ttl, Duration::from_secs(60));
-            assert!(config.gateway.public_routes.contains(&"POST /api/v1/auth/login".to_owned()));
+            assert!(
+                config
+                    .gateway
+                    .public_routes
+                    .contains(&"POST /api/v1/auth/login".to_owned())
+            );
             Ok(())
         });
     }

@@ -2,6 +2,7 @@
 //! health service beside it, and reaching other services through the registry.
 
 use crate::health::{ReadinessCheck, service_report};
+use crate::metrics::GrpcMetricsLayer;
 use crate::registry::Registry;
 use crate::service::{Service, ServiceName};
 use crate::shutdown::Shutdown;
@@ -44,6 +45,7 @@ pub async fn serve(
     ));
     let routes = service.routes.add_service(health_service);
     let served = Server::builder()
+        .layer(GrpcMetricsLayer)
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal())
         .await;

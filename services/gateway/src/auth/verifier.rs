@@ -1,0 +1,135 @@
+//! Local verification of access tokens against identity's public keys (JWKS), cached.
+//!
+//! Keys are fetched on first use (identity may start after the gateway) and again when a
+//! token names an unknown `kid` (key rotation), but at most once per
+//! [`REFETCH_INTERVAL`], so a flood of tokens with random key ids cannot hammer identity.
+
+use crate::identity::{Identity, IdentityError};
+use im_contracts::v1::GetJwksRequest;
+use im_token::{Claims, Jwks, PublicKey, TokenError, Validation, decode_header};
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+/// The least time between two JWKS fetches.
+pub const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Tolerated clock difference between identity and this gateway.
+const LEEWAY_S: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The token is not one of ours, or no longer valid.
+    #[error("{0}")]
+    Invalid(#[from] TokenError),
+    /// No key is known yet and identity cannot be asked.
+    #[error("cannot load signing keys: {0}")]
+    KeysUnavailable(IdentityError),
+}
+
+pub struct TokenVerifier {
+    identity: Identity,
+    validation: Validation,
+    keys: RwLock<HashMap<String, PublicKey>>,
+    /// When the last fetch started; held while fetching so concurrent misses wait for
+    /// one fetch instead of starting their own.
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+impl TokenVerifier {
+    pub fn new(identity: Identity, issuer: String, audience: String) -> Self {
+        Self {
+            identity,
+            validation: Validation {
+                issuer,
+                audience,
+                leeway_s: LEEWAY_S,
+            },
+            keys: RwLock::default(),
+            last_fetch: Mutex::new(None),
+        }
+    }
+
+    /// The claims of `token` if it is an unexpired access token signed by identity for
+    /// this issuer and audience. Revocation is the denylist's business, not this one's.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let header = decode_header(token)?;
+        if let Some(claims) = self.verify_with_cached(&header.kid, token) {
+            return claims;
+        }
+        let fetched = self.refetch().await;
+        if let Some(claims) = self.verify_with_cached(&header.kid, token) {
+            return claims;
+        }
+        match fetched {
+            Err(error) if self.key_count() == 0 => Err(VerifyError::KeysUnavailable(error)),
+            _ if self.key_count() == 0 => Err(VerifyError::KeysUnavailable(IdentityError(
+                tonic::Status::unavailable("no signing keys loaded yet"),
+            ))),
+            _ => Err(TokenError::UnknownKey(header.kid).into()),
+        }
+    }
+
+    /// Replaces the cached keys with `jwks` (also used when the JWKS route fetched it).
+    pub fn install(&self, jwks: &Jwks) {
+        let keys: HashMap<String, PublicKey> = jwks
+            .keys
+            .iter()
+            .filter_map(|jwk| match PublicKey::from_jwk(jwk) {
+                Ok(key) => Some((key.kid().to_owned(), key)),
+                Err(error) => {
+                    tracing::warn!(kid = %jwk.kid, %error, "ignoring unusable signing key");
+                    None
+                }
+            })
+            .collect();
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+    }
+
+    fn verify_with_cached(&self, kid: &str, token: &str) -> Option<Result<Claims, VerifyError>> {
+        let keys = self
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let key = keys.get(kid)?;
+        let now_s = chrono::Utc::now().timestamp();
+        Some(key.verify(token, &self.validation, now_s).map_err(Into::into))
+    }
+
+    fn key_count(&self) -> usize {
+        self.keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    /// Fetches the JWKS unless a fetch started less than [`REFETCH_INTERVAL`] ago.
+    async fn refetch(&self) -> Result<(), IdentityError> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        if last_fetch.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
+            return Ok(());
+        }
+        *last_fetch = Some(Instant::now());
+        let response = self
+            .identity
+            .call(GetJwksRequest {}, |mut client, request| async move {
+                client.get_jwks(request).await
+            })
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "cannot fetch signing keys"))?;
+        match serde_json::from_str::<Jwks>(&response.jwks_json) {
+            Ok(jwks) => {
+                self.install(&jwks);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(%error, "identity answered an unreadable JWKS");
+                Err(IdentityError(tonic::Status::internal("unreadable JWKS")))
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The gateway's client of identity: every call found through the registry and bounded
+//! by a deadline, its failures reduced to one [`IdentityError`].
+
+use crate::http::ApiError;
+use im_contracts::v1::identity_client::IdentityClient;
+use im_runtime::ServiceName;
+use im_runtime::grpc::Clients;
+use std::fmt;
+use std::time::Duration;
+use tonic::Status;
+use tonic::transport::Channel;
+
+/// How long any call to identity may take, end to end.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A failed identity call, as a gRPC status (transport failures and timeouts included).
+#[derive(Debug, Clone)]
+pub struct IdentityError(pub Status);
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "identity: {:?}: {}", self.0.code(), self.0.message())
+    }
+}
+
+impl std::error::Error for IdentityError {}
+
+impl From<IdentityError> for ApiError {
+    fn from(error: IdentityError) -> Self {
+        ApiError::from_status(ServiceName::Identity, &error.0)
+    }
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    clients: Clients,
+    deadline: Duration,
+}
+
+impl Identity {
+    pub fn new(clients: Clients) -> Self {
+        Self {
+            clients,
+            deadline: DEADLINE,
+        }
+    }
+
+    /// Runs one RPC: `call` gets a client and a request carrying the deadline
+    /// (`grpc-timeout`), and the whole exchange is cut off at that deadline here too.
+    pub async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, IdentityError>
+    where
+        F: FnOnce(IdentityClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
+    {
+        let channel = self
+            .clients
+            .channel(ServiceName::Identity)
+            .await
+            .map_err(|e| IdentityError(Status::unavailable(e.to_string())))?;
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(self.deadline);
+        match tokio::time::timeout(self.deadline, call(IdentityClient::new(channel), request)).await
+        {
+            Ok(Ok(response)) => Ok(response.into_inner()),
+            Ok(Err(status)) => Err(IdentityError(status)),
+            Err(_) => Err(IdentityError(Status::deadline_exceeded(format!(
+                "no answer within {:?}",
+                self.deadline
+            )))),
+        }
+    }
+}
