@@ -59,6 +59,12 @@ async fn every_service_is_healthy_and_stops_cleanly() {
     assert!(
         metrics.contains("http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"}")
     );
+    assert!(
+        metrics.contains(
+            "grpc_server_requests_total{method=\"/grpc.health.v1.Health/Check\",code=\"0\"}"
+        ),
+        "gRPC calls are counted per method and status:\n{metrics}"
+    );
 
     // the embedded databases live in the data directory
     for db in ["identity", "conversation", "message", "file"] {
