@@ -10,9 +10,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|path| path.extension().is_some_and(|ext| ext == "proto"))
         .collect();
     files.sort();
-    println!("cargo:rerun-if-changed={}", dir.display());
+    // Relative paths: Cargo resolves them against this package, so a build directory
+    // shared by several clones (CI's persistent target) never trusts another clone's
+    // protos.
+    println!("cargo:rerun-if-changed=../../proto/im/v1");
     for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
+        if let Some(name) = file.file_name() {
+            println!("cargo:rerun-if-changed=../../proto/im/v1/{}", name.to_string_lossy());
+        }
     }
 
     let descriptors = protox::compile(&files, [&root])?;

@@ -2,13 +2,22 @@
 //! authorization, rate limits, and the live connection hub of its node, which delivery
 //! reaches through the internal Push service.
 
+mod auth;
 mod http;
+mod identity;
 
+use auth::{Auth, BackgroundTasks, Denylist, PublicRoutes, TokenVerifier, TrustedProxies};
+use http::AppState;
+use identity::Identity;
 use im_runtime::grpc::{Clients, DownstreamCheck};
 use im_runtime::health::{Health, KvCheck};
 use im_runtime::{Service, ServiceContext, ServiceName};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
 
-pub use http::ApiError;
+pub use auth::Revocation;
+pub use http::{ApiError, openapi_document};
 
 const NAME: ServiceName = ServiceName::Gateway;
 
@@ -24,20 +33,34 @@ const DOWNSTREAM: [ServiceName; 6] = [
     ServiceName::MediaSignal,
 ];
 
+/// Beyond the access token lifetime, how long a revoked session without a forget time
+/// is remembered (clock differences between identity and gateways).
+const REVOCATION_MARGIN: Duration = Duration::from_secs(30);
+
 /// A built gateway: its gRPC side (Push, for delivery) and its public HTTP side.
 pub struct Gateway {
     pub service: Service,
     pub http: PublicHttp,
 }
 
-/// The public REST (and later WebSocket) application of one gateway node.
-pub struct PublicHttp {}
+/// The public REST (and later WebSocket) application of one gateway node. Its
+/// background work (keeping the denylist current) stops once this and every router
+/// made from it are dropped.
+pub struct PublicHttp {
+    state: AppState,
+}
 
 impl PublicHttp {
     /// The public HTTP application. `health` is this process's health, answered on
     /// `/healthz` and `/readyz` of the public port as well as on the admin listener.
     pub fn router(&self, health: Health) -> axum::Router {
-        http::router(health)
+        http::router(self.state.clone(), health)
+    }
+
+    /// The revocation feed: sessions revoked and users banned from now on, whose open
+    /// connections must be closed.
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.state.denylist().subscribe()
     }
 }
 
@@ -50,6 +73,50 @@ pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Gateway> {
     );
     Ok(Gateway {
         service,
-        http: PublicHttp {},
+        http: public_http(ctx, clients)?,
+    })
+}
+
+fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicHttp> {
+    let config = &ctx.config;
+    let identity = Identity::new(clients);
+    let configured_blocks = config
+        .gateway
+        .blocked_cidrs
+        .iter()
+        .map(|entry| {
+            auth::parse_network(entry).ok_or_else(|| {
+                anyhow::anyhow!("gateway.blocked_cidrs: {entry:?} is not an address or CIDR")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let denylist = Arc::new(Denylist::new(
+        configured_blocks,
+        config.auth.access_ttl + REVOCATION_MARGIN,
+    ));
+    let auth = Auth {
+        verifier: TokenVerifier::new(
+            identity.clone(),
+            config.auth.issuer.clone(),
+            config.auth.audience.clone(),
+        ),
+        denylist: denylist.clone(),
+        public_routes: PublicRoutes::parse(&config.gateway.public_routes)?,
+        proxies: TrustedProxies::parse(&config.gateway.trusted_proxies)?,
+    };
+    let mut tasks = BackgroundTasks::default();
+    tasks.push(auth::spawn_snapshots(identity.clone(), denylist.clone()));
+    tasks.push(auth::spawn_events(
+        ctx.infra.bus.clone(),
+        format!("gateway-{}", config.node_id),
+        denylist,
+    ));
+    Ok(PublicHttp {
+        state: AppState {
+            identity,
+            auth: Arc::new(auth),
+            max_body_bytes: config.gateway.max_body_bytes,
+            _tasks: Arc::new(tasks),
+        },
     })
 }

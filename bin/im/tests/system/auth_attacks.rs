@@ -322,13 +322,14 @@ async fn banned_users_and_blocked_addresses_are_refused() {
         )
         .await;
     assert_eq!(block.status, 201, "{}", block.body);
+    const FROM_BLOCKED: [(&str, &str); 1] = [("x-forwarded-for", "203.0.113.9")];
     let from_blocked = || {
         api.send(
             Method::GET,
             "/api/v1/users/me",
             Some(token(&back)),
             None,
-            &xff("203.0.113.9"),
+            &FROM_BLOCKED,
         )
     };
     let deadline = std::time::Instant::now() + WITHIN;
@@ -379,7 +380,8 @@ async fn brute_force_is_throttled_without_locking_the_owner_out() {
     let im = start(dir.path(), &[TRUSTED_PROXY]);
     let api = Api::new(&im);
     api.register("gina").await;
-    let attempt = |password: &'static str, ip: &'static str| {
+    let api = &api;
+    let attempt = |password: &'static str, ip: &'static str| async move {
         api.send(
             Method::POST,
             "/api/v1/auth/login",
@@ -387,6 +389,7 @@ async fn brute_force_is_throttled_without_locking_the_owner_out() {
             Some(json!({"username": "gina", "password": password})),
             &[("x-forwarded-for", ip)],
         )
+        .await
     };
     for _ in 0..5 {
         assert_eq!(attempt("guess guess", "192.0.2.1").await.status, 401);

@@ -4,8 +4,10 @@
 //! token names an unknown `kid` (key rotation), but at most once per
 //! [`REFETCH_INTERVAL`], so a flood of tokens with random key ids cannot hammer identity.
 
+use crate::http::ApiError;
 use crate::identity::{Identity, IdentityError};
 use im_contracts::v1::GetJwksRequest;
+use im_runtime::ServiceName;
 use im_token::{Claims, Jwks, PublicKey, TokenError, Validation, decode_header};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -17,6 +19,8 @@ use tokio::time::Instant;
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 /// Tolerated clock difference between identity and this gateway.
 const LEEWAY_S: i64 = 5;
+/// How long the JWKS served on the public route may be reused before asking again.
+const JWKS_FRESH_FOR: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -28,10 +32,41 @@ pub enum VerifyError {
     KeysUnavailable(IdentityError),
 }
 
+#[derive(Default)]
+struct KeyCache {
+    by_kid: HashMap<String, PublicKey>,
+    /// The document the keys came from, as identity published it.
+    jwks: Jwks,
+    installed_at: Option<Instant>,
+}
+
+fn no_keys_yet() -> VerifyError {
+    VerifyError::KeysUnavailable(IdentityError(tonic::Status::unavailable(
+        "no signing keys loaded yet",
+    )))
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        match error {
+            VerifyError::Invalid(reason) => {
+                ApiError::unauthorized("invalid_token", format!("invalid access token: {reason}"))
+            }
+            VerifyError::KeysUnavailable(cause) => {
+                tracing::warn!(error = %cause, "no signing keys");
+                ApiError::unavailable(
+                    ServiceName::Identity,
+                    "tokens cannot be verified right now, retry later",
+                )
+            }
+        }
+    }
+}
+
 pub struct TokenVerifier {
     identity: Identity,
     validation: Validation,
-    keys: RwLock<HashMap<String, PublicKey>>,
+    cache: RwLock<KeyCache>,
     /// When the last fetch started; held while fetching so concurrent misses wait for
     /// one fetch instead of starting their own.
     last_fetch: Mutex<Option<Instant>>,
@@ -46,7 +81,7 @@ impl TokenVerifier {
                 audience,
                 leeway_s: LEEWAY_S,
             },
-            keys: RwLock::default(),
+            cache: RwLock::default(),
             last_fetch: Mutex::new(None),
         }
     }
@@ -64,16 +99,40 @@ impl TokenVerifier {
         }
         match fetched {
             Err(error) if self.key_count() == 0 => Err(VerifyError::KeysUnavailable(error)),
-            _ if self.key_count() == 0 => Err(VerifyError::KeysUnavailable(IdentityError(
-                tonic::Status::unavailable("no signing keys loaded yet"),
-            ))),
+            _ if self.key_count() == 0 => Err(no_keys_yet()),
             _ => Err(TokenError::UnknownKey(header.kid).into()),
         }
     }
 
-    /// Replaces the cached keys with `jwks` (also used when the JWKS route fetched it).
-    pub fn install(&self, jwks: &Jwks) {
-        let keys: HashMap<String, PublicKey> = jwks
+    /// The current JWKS, for the public route: the cached one while fresh, otherwise
+    /// fetched again (subject to the same throttle as unknown key ids).
+    pub async fn jwks(&self) -> Result<Jwks, VerifyError> {
+        let fresh = |cache: &KeyCache| {
+            cache
+                .installed_at
+                .is_some_and(|at| at.elapsed() < JWKS_FRESH_FOR)
+        };
+        if fresh(&self.cache()) {
+            return Ok(self.cache().jwks.clone());
+        }
+        let fetched = self.refetch().await;
+        let cache = self.cache();
+        match fetched {
+            Err(error) if cache.by_kid.is_empty() => Err(VerifyError::KeysUnavailable(error)),
+            _ if cache.by_kid.is_empty() => Err(no_keys_yet()),
+            _ => Ok(cache.jwks.clone()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
+        self.cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Replaces the cached keys with `jwks`.
+    fn install(&self, jwks: Jwks) {
+        let by_kid: HashMap<String, PublicKey> = jwks
             .keys
             .iter()
             .filter_map(|jwk| match PublicKey::from_jwk(jwk) {
@@ -85,26 +144,27 @@ impl TokenVerifier {
             })
             .collect();
         *self
-            .keys
+            .cache
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = KeyCache {
+            by_kid,
+            jwks,
+            installed_at: Some(Instant::now()),
+        };
     }
 
     fn verify_with_cached(&self, kid: &str, token: &str) -> Option<Result<Claims, VerifyError>> {
-        let keys = self
-            .keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let key = keys.get(kid)?;
+        let cache = self.cache();
+        let key = cache.by_kid.get(kid)?;
         let now_s = chrono::Utc::now().timestamp();
-        Some(key.verify(token, &self.validation, now_s).map_err(Into::into))
+        Some(
+            key.verify(token, &self.validation, now_s)
+                .map_err(Into::into),
+        )
     }
 
     fn key_count(&self) -> usize {
-        self.keys
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.cache().by_kid.len()
     }
 
     /// Fetches the JWKS unless a fetch started less than [`REFETCH_INTERVAL`] ago.
@@ -123,7 +183,7 @@ impl TokenVerifier {
             .inspect_err(|error| tracing::warn!(%error, "cannot fetch signing keys"))?;
         match serde_json::from_str::<Jwks>(&response.jwks_json) {
             Ok(jwks) => {
-                self.install(&jwks);
+                self.install(jwks);
                 Ok(())
             }
             Err(error) => {

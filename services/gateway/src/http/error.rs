@@ -100,7 +100,9 @@ impl ApiError {
     /// failures are logged and answered without their details.
     pub fn from_status(service: ServiceName, status: &Status) -> Self {
         let (http, fallback_code) = match status.code() {
-            Code::InvalidArgument | Code::OutOfRange => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Code::InvalidArgument | Code::OutOfRange => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
             Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Code::PermissionDenied => (StatusCode::FORBIDDEN, "forbidden"),
             Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -118,11 +120,7 @@ impl ApiError {
                 }
                 return error;
             }
-            Code::Ok
-            | Code::Unknown
-            | Code::Internal
-            | Code::Unimplemented
-            | Code::DataLoss => {
+            Code::Ok | Code::Unknown | Code::Internal | Code::Unimplemented | Code::DataLoss => {
                 tracing::error!(%service, code = ?status.code(), message = status.message(), "downstream failed");
                 return Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,30 +1,94 @@
 //! The public HTTP application: routes, and the layers every request passes through
-//! (request id, trace span, metrics, JSON errors).
+//! (request id, trace span, address guard, metrics, authentication, JSON errors).
 
+mod admin;
+mod auth;
 mod error;
+mod json;
+mod openapi;
+mod params;
+mod sessions;
+mod users;
+mod views;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+pub use openapi::document as openapi_document;
 
+use crate::auth::{Auth, BackgroundTasks, Denylist, authenticate, guard_ip};
+use crate::identity::Identity;
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
+use im_contracts::v1::RevokedSession;
 use im_runtime::health::{self, Health};
 use im_runtime::metrics::track_http;
 use im_runtime::telemetry;
+use std::sync::Arc;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(health: Health) -> Router {
+/// What every handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub identity: Identity,
+    pub auth: Arc<Auth>,
+    /// Largest accepted JSON body.
+    pub max_body_bytes: usize,
+    /// Background work (the denylist feed): held, never read, so that it stops when
+    /// the last clone of this state (the last router) is dropped.
+    pub _tasks: Arc<BackgroundTasks>,
+}
+
+impl AppState {
+    /// Makes a revocation effective on this gateway at once, ahead of identity's event.
+    pub fn revoke_locally(&self, user_id: &str, session_id: &str) {
+        self.auth.denylist.revoke_session(&RevokedSession {
+            session_id: session_id.to_owned(),
+            user_id: user_id.to_owned(),
+            forget_after_ms: 0,
+        });
+    }
+
+    pub fn denylist(&self) -> &Arc<Denylist> {
+        &self.auth.denylist
+    }
+}
+
+/// Every documented route of the API, without state or layers.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(sessions::router())
+        .merge(admin::router())
+        .merge(openapi::router())
+}
+
+pub fn router(state: AppState, health: Health) -> Router {
+    let (api, _) = api_routes().split_for_parts();
+    let auth = state.auth.clone();
+    let max_body_bytes = state.max_body_bytes;
     Router::new()
+        .merge(api.with_state(state))
         .merge(health::routes(health))
+        // Route layers run for matched routes only: unknown paths answer 404 without
+        // asking for a token. Wrong methods answer 405 without one too: the 405
+        // fallback set below replaces the (layered) default one.
+        .route_layer(axum::middleware::from_fn_with_state(
+            auth.clone(),
+            authenticate,
+        ))
         .route_layer(axum::middleware::from_fn(track_http))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(axum::middleware::from_fn_with_state(auth, guard_ip))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -54,53 +118,4 @@ fn request_span(request: &Request) -> tracing::Span {
         request_id,
         trace_id,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Body;
-    use axum::http::{Method, StatusCode};
-    use tower::ServiceExt;
-
-    async fn call(
-        method: Method,
-        uri: &str,
-    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::empty())
-            .unwrap();
-        let response = router(Health::default()).oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        (parts.status, parts.headers, json)
-    }
-
-    #[tokio::test]
-    async fn unknown_routes_get_a_json_404_with_a_request_id() {
-        let (status, headers, body) = call(Method::GET, "/api/v1/nope").await;
-        assert_eq!(status, StatusCode::NOT_FOUND);
-        assert_eq!(body["error"]["code"], "not_found");
-        assert!(headers.contains_key("x-request-id"));
-    }
-
-    #[tokio::test]
-    async fn wrong_method_gets_a_json_405() {
-        let (status, _, body) = call(Method::DELETE, "/healthz").await;
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(body["error"]["code"], "method_not_allowed");
-    }
-
-    #[tokio::test]
-    async fn health_is_answered_on_the_public_port() {
-        let (status, _, body) = call(Method::GET, "/healthz").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["status"], "ok");
-        let (status, _, body) = call(Method::GET, "/readyz").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["ready"], true);
-    }
 }

@@ -3,9 +3,7 @@
 /// An input that breaks a rule of the domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
-    #[error(
-        "a username is 3 to 32 characters of ASCII letters, digits, '_', '.' or '-'"
-    )]
+    #[error("a username is 3 to 32 characters of ASCII letters, digits, '_', '.' or '-'")]
     Username,
     #[error("a password is 8 to 128 characters")]
     Password,

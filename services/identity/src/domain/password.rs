@@ -60,7 +60,10 @@ mod tests {
         for n in 0..=200 {
             let ok = (MIN_CHARS..=MAX_CHARS).contains(&n);
             assert_eq!(Password::parse(&"x".repeat(n)).is_ok(), ok, "{n}");
-            assert_eq!(Password::candidate(&"ü".repeat(n)).is_some(), n <= MAX_CHARS);
+            assert_eq!(
+                Password::candidate(&"ü".repeat(n)).is_some(),
+                n <= MAX_CHARS
+            );
         }
     }
 

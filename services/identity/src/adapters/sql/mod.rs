@@ -1,5 +1,15 @@
-//! The service's SQL schema, one sea-orm-migration file per change.
+//! The SQL adapter of every identity repository (SQLite and MySQL/MariaDB through
+//! sea-orm), and the schema, one sea-orm-migration file per change.
 
+mod entities;
+mod keys;
+mod m0001_create_identity_tables;
+mod moderation;
+mod sessions;
+mod users;
+
+use crate::ports::StoreError;
+use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::prelude::*;
 
 /// Every schema change of the identity database, oldest first. Each one runs exactly once per
@@ -9,10 +19,31 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        Vec::new()
+        vec![Box::new(m0001_create_identity_tables::Migration)]
     }
 
     fn migration_table_name() -> DynIden {
         "seaql_migrations_identity".into_iden()
+    }
+}
+
+/// Identity's tables behind the repository ports.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// A unique-key violation is a domain answer (a conflict), anything else is unexpected.
+fn insert_error(error: DbErr) -> StoreError {
+    if im_runtime::db::is_unique_violation(&error) {
+        StoreError::Duplicate
+    } else {
+        StoreError::Other(error.into())
     }
 }

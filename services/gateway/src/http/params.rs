@@ -1,0 +1,150 @@
+//! Path and query parameters, refused as API errors (400) rather than axum's plain text:
+//! ids in paths, and the `limit` / `cursor` paging of list routes.
+
+use super::ApiError;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use im_contracts::v1::Page;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+/// Longest id accepted in a path: ids are opaque, but never this long.
+const MAX_ID_CHARS: usize = 128;
+/// Longest cursor accepted: cursors are opaque tokens made by the server.
+const MAX_CURSOR_CHARS: usize = 512;
+/// Longest search text.
+const MAX_QUERY_CHARS: usize = 128;
+pub const MAX_LIMIT: u32 = 100;
+
+/// The one `{id}` of a route's path.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let invalid = |why: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", why);
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid("the id in the path is not valid"))?;
+        if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+            return Err(invalid("an id is 1 to 128 characters long"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(invalid("an id contains no control characters"));
+        }
+        Ok(Self(id))
+    }
+}
+
+/// Query parameters deserialized into `T`; refusals are 400 `invalid_request`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ApiError::invalid_request(rejection.body_text()))
+    }
+}
+
+/// `?limit=&cursor=` of a list route.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 100; the server's default when absent.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+}
+
+/// `?q=&limit=&cursor=` of a search route.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// Prefix of a username or display name; everyone when absent.
+    pub q: Option<String>,
+    /// Items per page, 1 to 100; the server's default when absent.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The paging input of identity's list calls.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = match self.limit {
+            None => 0,
+            Some(limit @ 1..=MAX_LIMIT) => limit,
+            Some(_) => return Err(ApiError::invalid_request("limit must be between 1 and 100")),
+        };
+        let cursor = self.cursor.clone().unwrap_or_default();
+        // Cursors are made by the server: short, printable ASCII.
+        if cursor.len() > MAX_CURSOR_CHARS || !cursor.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::invalid_request("the cursor is not valid"));
+        }
+        Ok(Page { limit, cursor })
+    }
+}
+
+impl SearchQuery {
+    /// The search text (empty for all) and the page.
+    pub fn prefix_and_page(self) -> Result<(String, Page), ApiError> {
+        let page = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .page()?;
+        let prefix = self.q.unwrap_or_default().trim().to_owned();
+        if prefix.chars().count() > MAX_QUERY_CHARS || prefix.chars().any(char::is_control) {
+            return Err(ApiError::invalid_request(
+                "q is at most 128 printable characters long",
+            ));
+        }
+        Ok((prefix, page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_outside_1_to_100_are_refused() {
+        for (limit, ok) in [
+            (None, true),
+            (Some(1), true),
+            (Some(100), true),
+            (Some(0), false),
+            (Some(101), false),
+        ] {
+            let query = PageQuery {
+                limit,
+                cursor: None,
+            };
+            assert_eq!(query.page().is_ok(), ok, "{limit:?}");
+        }
+    }
+
+    #[test]
+    fn cursors_are_printable_ascii() {
+        let page = |cursor: &str| {
+            PageQuery {
+                limit: None,
+                cursor: Some(cursor.to_owned()),
+            }
+            .page()
+        };
+        assert_eq!(page("eyJpZCI6MX0").unwrap().cursor, "eyJpZCI6MX0");
+        assert!(page("\u{FFFD}\u{FFFD}").is_err());
+        assert!(page("a b").is_err());
+        assert!(page(&"c".repeat(513)).is_err());
+    }
+}

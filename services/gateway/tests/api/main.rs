@@ -1,0 +1,234 @@
+//! The gateway's public HTTP edge against a fake identity, through real HTTP on
+//! loopback: what a client sees (status, error code, headers).
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod admin;
+mod auth_edge;
+mod denylist;
+mod errors;
+mod fake_identity;
+mod openapi;
+mod routes;
+
+use fake_identity::{FakeState, RunningFake};
+use im_contracts::topics::IDENTITY_EVENTS;
+use im_contracts::v1::IdentityEvent;
+use im_runtime::bus::{Bus, Record};
+use im_runtime::health::Health;
+use im_runtime::{Config, Infra, ServiceContext, Shutdown};
+use im_token::{Claims, SigningKey};
+use prost::Message as _;
+use reqwest::Method;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// A gateway serving on a loopback port, and the fake identity behind it.
+pub struct TestApp {
+    pub base: String,
+    pub identity: Arc<FakeState>,
+    pub fake: Option<RunningFake>,
+    pub bus: Arc<dyn Bus>,
+    pub gateway: im_gateway::PublicHttp,
+    pub router: axum::Router,
+    http: reqwest::Client,
+    shutdown: Shutdown,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A gateway with default configuration and a running fake identity.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A gateway whose configuration `configure` adjusted, with a running fake identity.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let identity = FakeState::new();
+    let fake = fake_identity::start(identity.clone()).await;
+    let endpoint = fake.endpoint();
+    let mut app = spawn_gateway(identity, &endpoint, configure).await;
+    app.fake = Some(fake);
+    app
+}
+
+/// A gateway told identity is at `endpoint`, whether or not anything answers there.
+pub async fn spawn_gateway(
+    identity: Arc<FakeState>,
+    endpoint: &str,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config::default();
+    config
+        .registry
+        .endpoints
+        .insert("identity".into(), vec![endpoint.to_owned()]);
+    configure(&mut config);
+    let infra = Infra::connect(&config).await.unwrap();
+    let bus = infra.bus.clone();
+    let ctx = ServiceContext::new(Arc::new(config), infra);
+    let gateway = im_gateway::build(&ctx).await.unwrap();
+    let router = gateway.http.router(Health::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    tokio::spawn(im_runtime::http::serve(
+        router.clone(),
+        listener,
+        shutdown.clone(),
+    ));
+    TestApp {
+        base,
+        identity,
+        fake: None,
+        bus,
+        gateway: gateway.http,
+        router,
+        http: reqwest::Client::new(),
+        shutdown,
+    }
+}
+
+/// Claims of a valid access token for `user` in `session`.
+pub fn claims(user: &str, session: &str, roles: &[&str]) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        iss: "im".into(),
+        aud: "im".into(),
+        sub: user.into(),
+        sid: session.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        iat: now,
+        exp: now + 900,
+        jti: uuid_like(),
+    }
+}
+
+fn uuid_like() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("jti-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestApp {
+    pub fn key(&self) -> SigningKey {
+        self.identity.signing_key()
+    }
+
+    /// A valid access token of an ordinary user.
+    pub fn token(&self, user: &str, session: &str) -> String {
+        self.key().sign(&claims(user, session, &["user"]))
+    }
+
+    pub fn admin_token(&self) -> String {
+        self.key()
+            .sign(&claims("u-admin", "s-admin", &["user", "admin"]))
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    /// A body sent as is, with the given content type (or none).
+    pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        reply(request.send().await.unwrap()).await
+    }
+
+    /// Publishes an identity event on the bus, as identity would.
+    pub async fn publish(&self, event: IdentityEvent) {
+        self.bus
+            .publish(IDENTITY_EVENTS, Record::new("k", event.encode_to_vec()))
+            .await
+            .unwrap();
+    }
+
+    /// Polls `GET path` until it answers `status`; the last reply either way.
+    pub async fn eventually(
+        &self,
+        path: &str,
+        token: &str,
+        status: u16,
+        within: Duration,
+    ) -> Reply {
+        let deadline = Instant::now() + within;
+        loop {
+            let reply = self.get(path, Some(token)).await;
+            if reply.status == status || Instant::now() >= deadline {
+                return reply;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// A loopback address where nothing listens.
+pub async fn dead_endpoint() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}")
+}
