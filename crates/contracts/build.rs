@@ -16,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../../proto/im/v1");
     for file in &files {
         if let Some(name) = file.file_name() {
-            println!("cargo:rerun-if-changed=../../proto/im/v1/{}", name.to_string_lossy());
+            println!(
+                "cargo:rerun-if-changed=../../proto/im/v1/{}",
+                name.to_string_lossy()
+            );
         }
     }
 
