@@ -11,4 +11,8 @@ pub mod v1 {
 pub mod topics {
     /// `v1::IdentityEvent`, keyed by user id (or `ip-blocks`).
     pub const IDENTITY_EVENTS: &str = "im.identity.events";
+    /// `v1::MessageEvent`, keyed by conversation id.
+    pub const MESSAGE_EVENTS: &str = "im.message.events";
+    /// `v1::ConversationEvent`, keyed by conversation id (user id for contact changes).
+    pub const CONVERSATION_EVENTS: &str = "im.conversation.events";
 }

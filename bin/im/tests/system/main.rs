@@ -10,6 +10,7 @@ mod all_in_one;
 mod auth_attacks;
 mod auth_flow;
 mod auth_mysql;
+mod authz;
 mod commands;
 mod mysql;
 mod subset;
