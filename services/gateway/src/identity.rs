@@ -1,7 +1,9 @@
-//! The gateway's client of identity: every call found through the registry and bounded
-//! by a deadline, its failures reduced to one [`IdentityError`].
+//! The gateway's client of identity (its `Identity` and `AccessControl` services):
+//! every call found through the registry and bounded by a deadline, its failures
+//! reduced to one [`IdentityError`].
 
 use crate::http::ApiError;
+use im_contracts::v1::access_control_client::AccessControlClient;
 use im_contracts::v1::identity_client::IdentityClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
@@ -45,11 +47,38 @@ impl Identity {
         }
     }
 
-    /// Runs one RPC: `call` gets a client and a request carrying the deadline
-    /// (`grpc-timeout`), and the whole exchange is cut off at that deadline here too.
+    /// Runs one RPC of the `Identity` service: `call` gets a client and a request
+    /// carrying the deadline (`grpc-timeout`), and the whole exchange is cut off at that
+    /// deadline here too.
     pub async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, IdentityError>
     where
         F: FnOnce(IdentityClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
+    {
+        self.run(IdentityClient::new, request, call).await
+    }
+
+    /// Runs one RPC of identity's `AccessControl` service, like [`Self::call`].
+    pub async fn access<Req, Res, F, Fut>(
+        &self,
+        request: Req,
+        call: F,
+    ) -> Result<Res, IdentityError>
+    where
+        F: FnOnce(AccessControlClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
+    {
+        self.run(AccessControlClient::new, request, call).await
+    }
+
+    async fn run<Client, Req, Res, F, Fut>(
+        &self,
+        client: fn(Channel) -> Client,
+        request: Req,
+        call: F,
+    ) -> Result<Res, IdentityError>
+    where
+        F: FnOnce(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         let channel = self
@@ -59,8 +88,7 @@ impl Identity {
             .map_err(|e| IdentityError(Status::unavailable(e.to_string())))?;
         let mut request = tonic::Request::new(request);
         request.set_timeout(self.deadline);
-        match tokio::time::timeout(self.deadline, call(IdentityClient::new(channel), request)).await
-        {
+        match tokio::time::timeout(self.deadline, call(client(channel), request)).await {
             Ok(Ok(response)) => Ok(response.into_inner()),
             Ok(Err(status)) => Err(IdentityError(status)),
             Err(_) => Err(IdentityError(Status::deadline_exceeded(format!(

@@ -3,20 +3,23 @@
 //! reaches through the internal Push service.
 
 mod auth;
+mod authz;
 mod http;
 mod identity;
 
 use auth::{Auth, BackgroundTasks, Denylist, PublicRoutes, TokenVerifier, TrustedProxies};
+use authz::AccessFeed;
 use http::AppState;
 use identity::Identity;
 use im_runtime::grpc::{Clients, DownstreamCheck};
-use im_runtime::health::{Health, KvCheck};
+use im_runtime::health::{Health, KvCheck, ReadinessCheck};
 use im_runtime::{Service, ServiceContext, ServiceName};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
 pub use auth::Revocation;
+pub use authz::{AccessRules, Authorizer, DENIED_METRIC, Decision, DenyReason};
 pub use http::{ApiError, openapi_document};
 
 const NAME: ServiceName = ServiceName::Gateway;
@@ -62,19 +65,46 @@ impl PublicHttp {
     pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
         self.state.denylist().subscribe()
     }
+
+    /// Whether the access rules were loaded at least once; until then every
+    /// non-public request answers 503 `authorization_unavailable`.
+    pub fn authorization_loaded(&self) -> bool {
+        self.state.auth.authorizer.is_loaded()
+    }
 }
 
 /// Connects the gateway's adapters and returns it ready to serve.
 pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Gateway> {
     let clients = Clients::new(ctx.infra.registry.clone());
+    let http = public_http(ctx, clients.clone())?;
+    let rules = AccessRulesCheck(http.state.auth.authorizer.clone());
     let service = DOWNSTREAM.into_iter().fold(
-        Service::new(NAME).with_check(KvCheck(ctx.infra.kv.clone())),
+        Service::new(NAME)
+            .with_check(KvCheck(ctx.infra.kv.clone()))
+            .with_check(rules),
         |service, downstream| service.with_check(DownstreamCheck::new(clients.clone(), downstream)),
     );
-    Ok(Gateway {
-        service,
-        http: public_http(ctx, clients)?,
-    })
+    Ok(Gateway { service, http })
+}
+
+/// Required readiness: the access rules were loaded at least once. Without them every
+/// authenticated request would be refused with 503, so the node must not take traffic;
+/// once loaded, an identity outage keeps the rules in force and the node ready.
+struct AccessRulesCheck(Arc<Authorizer>);
+
+#[async_trait::async_trait]
+impl ReadinessCheck for AccessRulesCheck {
+    fn name(&self) -> &str {
+        "access_rules"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        if self.0.is_loaded() {
+            Ok(())
+        } else {
+            Err("not loaded from identity yet".to_owned())
+        }
+    }
 }
 
 fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicHttp> {
@@ -94,6 +124,8 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
         configured_blocks,
         config.auth.access_ttl + REVOCATION_MARGIN,
     ));
+    let authorizer = Arc::new(Authorizer::new());
+    let access = AccessFeed::new(identity.clone(), authorizer.clone());
     let auth = Auth {
         verifier: TokenVerifier::new(
             identity.clone(),
@@ -103,6 +135,7 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
         denylist: denylist.clone(),
         public_routes: PublicRoutes::parse(&config.gateway.public_routes)?,
         proxies: TrustedProxies::parse(&config.gateway.trusted_proxies)?,
+        authorizer,
     };
     let mut tasks = BackgroundTasks::default();
     tasks.push(auth::spawn_snapshots(identity.clone(), denylist.clone()));
@@ -110,10 +143,13 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
         ctx.infra.bus.clone(),
         format!("gateway-{}", config.node_id),
         denylist,
+        access.clone(),
     ));
+    tasks.push(access.clone().spawn());
     Ok(PublicHttp {
         state: AppState {
             identity,
+            access,
             auth: Arc::new(auth),
             max_body_bytes: config.gateway.max_body_bytes,
             _tasks: Arc::new(tasks),

@@ -2,7 +2,7 @@
 //!
 //! Owns the `identity` database (`sqlite://<data_dir>/identity.db` embedded, `im_identity` on MySQL).
 //! Hexagonal: `domain` (pure rules), `app` (use cases over `ports`), `adapters` (gRPC in;
-//! SQL, argon2, kv, bus and clock out). Serves `im.v1.Identity`.
+//! SQL, argon2, kv, bus and clock out). Serves `im.v1.Identity` and `im.v1.AccessControl`.
 
 mod adapters;
 pub mod admin;
@@ -16,9 +16,11 @@ use adapters::clock::SystemClock;
 use adapters::counter::KvFailureCounter;
 use adapters::events::BusEvents;
 use adapters::grpc::IdentityGrpc;
+use adapters::grpc_access::AccessControlGrpc;
 use adapters::password::Argon2Hasher;
 use adapters::sql::{Migrator, SqlStore};
 use app::{App, Settings};
+use im_contracts::v1::access_control_server::AccessControlServer;
 use im_contracts::v1::identity_server::IdentityServer;
 use im_runtime::health::KvCheck;
 use im_runtime::{Service, ServiceContext, ServiceName};
@@ -62,7 +64,8 @@ async fn build_with(ctx: &ServiceContext, hasher: Argon2Hasher) -> anyhow::Resul
     Ok(Service::new(NAME)
         .with_database(db)
         .with_check(KvCheck(ctx.infra.kv.clone()))
-        .with_grpc(IdentityServer::new(IdentityGrpc::new(app))))
+        .with_grpc(IdentityServer::new(IdentityGrpc::new(app.clone())))
+        .with_grpc(AccessControlServer::new(AccessControlGrpc::new(app))))
 }
 
 fn new_app(ctx: &ServiceContext, db: DatabaseConnection, hasher: Argon2Hasher) -> App<Production> {

@@ -3,8 +3,8 @@
 //! swap any of them.
 
 use crate::domain::{
-    Account, Ban, IdentityEvent, IpBlock, NewUser, Password, ProfileUpdate, RefreshTokenRecord,
-    Session, SessionId, User, UserId,
+    Account, AssignableRole, Ban, IdentityEvent, IpBlock, NewUser, Password, Policy, ProfileUpdate,
+    RefreshTokenRecord, RoleAssignment, RoleLink, Session, SessionId, User, UserId,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -147,10 +147,54 @@ pub trait ModerationRepository: Send + Sync {
     async fn active_ip_blocks(&self, now_ms: i64) -> anyhow::Result<Vec<IpBlock>>;
 }
 
-/// Everything identity stores.
-pub trait Store: UserRepository + SessionRepository + KeyRepository + ModerationRepository {}
+/// How assigning a role ended in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleAssignOutcome {
+    Assigned,
+    AlreadyAssigned,
+    /// The user does not exist or is deleted; nothing was stored.
+    NoSuchUser,
+}
 
-impl<T: UserRepository + SessionRepository + KeyRepository + ModerationRepository> Store for T {}
+/// Access rules, role assignments and role inheritance.
+#[async_trait]
+pub trait AccessRepository: Send + Sync {
+    /// Every rule, oldest first.
+    async fn policies(&self) -> anyhow::Result<Vec<Policy>>;
+    /// Fails with [`StoreError::Duplicate`] when the same rule (all four parts) is stored.
+    async fn insert_policy(&self, policy: &Policy) -> Result<(), StoreError>;
+    /// Returns whether there was one.
+    async fn delete_policy(&self, id: &str) -> anyhow::Result<bool>;
+    /// Stored assignments (never the implicit role), by role then user id, only those of
+    /// `role` and of `user_id` when given.
+    async fn role_assignments(
+        &self,
+        role: Option<&AssignableRole>,
+        user_id: Option<&UserId>,
+    ) -> anyhow::Result<Vec<RoleAssignment>>;
+    /// Every role inheritance link, by role then parent.
+    async fn role_links(&self) -> anyhow::Result<Vec<RoleLink>>;
+    /// Gives a live user a role. Atomic with account deletion: a deleted account never
+    /// keeps a role given while it was being deleted.
+    async fn assign_role(
+        &self,
+        user_id: &UserId,
+        role: &AssignableRole,
+    ) -> anyhow::Result<RoleAssignOutcome>;
+    /// Returns whether the user held the role.
+    async fn unassign_role(&self, user_id: &UserId, role: &AssignableRole) -> anyhow::Result<bool>;
+}
+
+/// Everything identity stores.
+pub trait Store:
+    UserRepository + SessionRepository + KeyRepository + ModerationRepository + AccessRepository
+{
+}
+
+impl<T> Store for T where
+    T: UserRepository + SessionRepository + KeyRepository + ModerationRepository + AccessRepository
+{
+}
 
 /// Slow, salted password hashing. Implementations run the work off the async threads.
 #[async_trait]

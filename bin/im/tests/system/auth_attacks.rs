@@ -232,9 +232,9 @@ async fn banned_users_and_blocked_addresses_are_refused() {
         TRUSTED_PROXY,
         ("IM__GATEWAY__BLOCKED_CIDRS", "[\"198.51.100.0/24\"]"),
     ];
+    create_admin(dir.path(), &[], "root");
     let im = start(dir.path(), &envs);
     let api = Api::new(&im);
-    create_admin(dir.path(), &[], "root");
     let admin = api.login("root", "console").await;
     let spammer = api.register("spammer").await;
     let spammer_id = spammer["id"].as_str().unwrap();
@@ -417,9 +417,9 @@ async fn brute_force_is_throttled_without_locking_the_owner_out() {
 #[tokio::test]
 async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), &[], "root");
     let im = start(dir.path(), &[]);
     let api = Api::new(&im);
-    create_admin(dir.path(), &[], "root");
     let admin = api.login("root", "console").await;
     let register = |body: Value| api.post("/api/v1/auth/register", None, body);
 

@@ -8,9 +8,9 @@ use serde_json::json;
 #[tokio::test]
 async fn an_administrator_delegates_banning_to_a_moderator_and_takes_it_back() {
     let dir = tempfile::tempdir().unwrap();
+    create_admin(dir.path(), &[], "root");
     let im = ImProcess::start(dir.path(), |_| {});
     let api = Api::new(&im);
-    create_admin(dir.path(), &[], "root");
     let admin = api.login("root", "console").await;
     let admin = token(&admin);
 

@@ -82,16 +82,33 @@ impl ImProcess {
                 }
                 Some("im is up") => {
                     let http = event["http_addr"].as_str().unwrap();
-                    return Self {
+                    let process = Self {
                         child,
                         http: (!http.is_empty()).then(|| http.parse().unwrap()),
                         admin: event["admin_addr"].as_str().unwrap().parse().unwrap(),
                         grpc,
                         logs,
                     };
+                    process.wait_ready(deadline);
+                    return process;
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Like a load balancer, waits for `/readyz` to answer 200 before sending traffic.
+    fn wait_ready(&self, deadline: Instant) {
+        loop {
+            if http_status(self.admin, "/readyz") == Some(200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "im at {} did not become ready",
+                self.admin
+            );
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -129,6 +146,21 @@ impl ImProcess {
         };
         (status, self.logs.try_iter().collect())
     }
+}
+
+/// The status of a blocking `GET path` (plain HTTP/1.1), without an async runtime.
+fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 impl Drop for ImProcess {

@@ -115,6 +115,8 @@ impl Denylist {
             Some(Kind::UserUnbanned(unbanned)) => self.unban(&unbanned.user_id),
             Some(Kind::IpBlocked(block)) => self.block_ip(block),
             Some(Kind::IpUnblocked(unblocked)) => self.unblock_ip(&unblocked.id),
+            // Not about the denylist: the access feed reloads the rules.
+            Some(Kind::AccessChanged(_)) => {}
             None => tracing::debug!(id = %event.id, "identity event of an unknown kind"),
         }
     }

@@ -1,10 +1,13 @@
 //! Keeps the [`Denylist`] current: identity's snapshot at start (retried until identity
 //! answers) and every [`SNAPSHOT_INTERVAL`], plus identity's events from the bus in
-//! between, so a revocation reaches this gateway within a second.
+//! between, so a revocation reaches this gateway within a second. The same events
+//! announce changed access rules, which [`AccessFeed`] then reloads.
 
 use super::denylist::Denylist;
+use crate::authz::AccessFeed;
 use crate::identity::Identity;
 use im_contracts::topics::IDENTITY_EVENTS;
+use im_contracts::v1::identity_event::Kind;
 use im_contracts::v1::{GetDenylistRequest, IdentityEvent};
 use im_runtime::bus::{Bus, Subscription};
 use prost::Message as _;
@@ -77,14 +80,19 @@ pub fn spawn_snapshots(identity: Identity, denylist: Arc<Denylist>) -> JoinHandl
 
 /// Applies identity's events as consumer group `group` (one group per gateway node, so
 /// every node sees every event), committing each once applied.
-pub fn spawn_events(bus: Arc<dyn Bus>, group: String, denylist: Arc<Denylist>) -> JoinHandle<()> {
+pub fn spawn_events(
+    bus: Arc<dyn Bus>,
+    group: String,
+    denylist: Arc<Denylist>,
+    access: AccessFeed,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut backoff = RETRY_MIN;
         loop {
             match bus.subscribe(IDENTITY_EVENTS, &group).await {
                 Ok(subscription) => {
                     backoff = RETRY_MIN;
-                    consume(subscription, &denylist).await;
+                    consume(subscription, &denylist, &access).await;
                 }
                 Err(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "cannot subscribe to identity events");
@@ -97,7 +105,11 @@ pub fn spawn_events(bus: Arc<dyn Bus>, group: String, denylist: Arc<Denylist>) -
 }
 
 /// Returns when the subscription fails.
-async fn consume(mut subscription: Box<dyn Subscription>, denylist: &Denylist) {
+async fn consume(
+    mut subscription: Box<dyn Subscription>,
+    denylist: &Denylist,
+    access: &AccessFeed,
+) {
     loop {
         let delivery = match subscription.next().await {
             Ok(delivery) => delivery,
@@ -107,6 +119,13 @@ async fn consume(mut subscription: Box<dyn Subscription>, denylist: &Denylist) {
             }
         };
         match IdentityEvent::decode(&delivery.record.payload[..]) {
+            Ok(IdentityEvent {
+                kind: Some(Kind::AccessChanged(changed)),
+                ..
+            }) => {
+                tracing::debug!(user_id = %changed.user_id, "access rules changed");
+                access.request_reload();
+            }
             Ok(event) => denylist.apply(&event),
             // A record nobody can read would block the stream forever: skip it.
             Err(error) => {

@@ -2,19 +2,22 @@
 //! 1. [`guard_ip`] (every request, routed or not): resolve the client address, refuse
 //!    blocked ones with 403 `ip_blocked`;
 //! 2. [`authenticate`] (every routed request): let public routes pass, otherwise demand
-//!    a valid Bearer token of a live session of a user who is not banned, and the
-//!    `admin` role under `/api/v1/admin/`; the caller becomes a [`Principal`] extension.
+//!    a valid Bearer token of a live session of a user who is not banned, then ask the
+//!    access rules (Casbin) whether that user may call this method on this path; the
+//!    caller becomes a [`Principal`] extension.
 
 use super::{Auth, Principal};
+use crate::authz::Decision;
 use crate::http::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-const ADMIN_PREFIX: &str = "/api/v1/admin";
+/// Seconds a client should wait while no access rules are loaded yet.
+const RULES_RETRY_AFTER_S: u64 = 2;
 
 pub async fn guard_ip(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
     let peer = request
@@ -42,7 +45,6 @@ pub async fn authenticate(
     if auth.public_routes.is_public(request.method(), path) {
         return next.run(request).await;
     }
-    let needs_admin = path == ADMIN_PREFIX || path.starts_with(&format!("{ADMIN_PREFIX}/"));
     let principal = match bearer_token(request.headers()) {
         Ok(token) => auth.principal(token).await,
         Err(error) => Err(error),
@@ -51,9 +53,31 @@ pub async fn authenticate(
         Ok(principal) => principal,
         Err(error) => return error.into_response(),
     };
-    if needs_admin && !principal.is_admin() {
-        return ApiError::forbidden("forbidden", "this route is for administrators")
-            .into_response();
+    let refusal = match auth
+        .authorizer
+        .check(&principal.user_id, request.method().as_str(), path)
+    {
+        Decision::Allowed => None,
+        Decision::Denied(_) => Some(ApiError::forbidden(
+            "forbidden",
+            "you are not allowed to do this",
+        )),
+        Decision::Unavailable => Some(
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "authorization_unavailable",
+                "access rules are not loaded yet, retry later",
+            )
+            .with_retry_after(RULES_RETRY_AFTER_S),
+        ),
+        Decision::Failed => Some(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )),
+    };
+    if let Some(refusal) = refusal {
+        return refusal.into_response();
     }
     request.extensions_mut().insert(principal);
     next.run(request).await

@@ -1,5 +1,6 @@
 //! Authentication at the edge: who is calling (client address, access token), and what
 //! this gateway refuses regardless (blocked addresses, revoked sessions, banned users).
+//! What an authenticated caller may do is then up to [`crate::authz`].
 //!
 //! Tokens are verified locally against identity's cached public keys; the denylist is
 //! fed by identity's snapshot and events, so identity being down does not stop users
@@ -21,11 +22,9 @@ pub use principal::Principal;
 pub use public_routes::PublicRoutes;
 pub use verifier::TokenVerifier;
 
+use crate::authz::Authorizer;
 use crate::http::ApiError;
 use std::sync::Arc;
-
-/// The role that opens `/api/v1/admin/…` (until Casbin policies take over).
-pub const ADMIN_ROLE: &str = "admin";
 
 /// Everything the authentication middleware consults.
 pub struct Auth {
@@ -33,6 +32,8 @@ pub struct Auth {
     pub denylist: Arc<Denylist>,
     pub public_routes: PublicRoutes,
     pub proxies: TrustedProxies,
+    /// Decides, once the caller is known, whether they may call the route.
+    pub authorizer: Arc<Authorizer>,
 }
 
 impl Auth {
@@ -52,7 +53,6 @@ impl Auth {
         Ok(Principal {
             user_id: claims.sub,
             session_id: claims.sid,
-            roles: claims.roles,
             expires_at: claims.exp,
         })
     }

@@ -1,6 +1,7 @@
 //! The authenticated caller of a request, put there by the authentication middleware.
+//! The token's `roles` claim is not kept: what a caller may do is decided by the access
+//! rules in force ([`crate::authz`]), so a role change applies before the token expires.
 
-use super::ADMIN_ROLE;
 use super::client_ip::ClientIp;
 use crate::http::ApiError;
 use axum::extract::FromRequestParts;
@@ -11,19 +12,8 @@ use std::convert::Infallible;
 pub struct Principal {
     pub user_id: String,
     pub session_id: String,
-    pub roles: Vec<String>,
     /// When the access token expires, unix seconds.
     pub expires_at: i64,
-}
-
-impl Principal {
-    pub fn has_role(&self, role: &str) -> bool {
-        self.roles.iter().any(|held| held == role)
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.has_role(ADMIN_ROLE)
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {

@@ -1,5 +1,6 @@
-//! Administration: users, bans and the IP / CIDR blacklist. The authentication
-//! middleware lets only holders of the `admin` role reach these routes.
+//! Administration: users, bans and the IP / CIDR blacklist. Who reaches these routes
+//! is up to the access rules (by default, the `admin` role); the rules themselves are
+//! administered in `policies.rs` and `roles.rs`.
 
 use super::json::ApiJson;
 use super::params::{ApiQuery, PathId, SearchQuery};

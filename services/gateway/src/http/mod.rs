@@ -1,5 +1,6 @@
 //! The public HTTP application: routes, and the layers every request passes through
-//! (request id, trace span, address guard, metrics, authentication, JSON errors).
+//! (request id, trace span, address guard, metrics, authentication and authorization,
+//! JSON errors).
 
 mod admin;
 mod auth;
@@ -7,6 +8,8 @@ mod error;
 mod json;
 mod openapi;
 mod params;
+mod policies;
+mod roles;
 mod sessions;
 mod users;
 mod views;
@@ -15,6 +18,7 @@ pub use error::{ApiError, ErrorBody};
 pub use openapi::document as openapi_document;
 
 use crate::auth::{Auth, BackgroundTasks, Denylist, authenticate, guard_ip};
+use crate::authz::AccessFeed;
 use crate::identity::Identity;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -37,6 +41,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     pub identity: Identity,
+    /// Reloads this gateway's access rules (after a change made through it).
+    pub access: AccessFeed,
     pub auth: Arc<Auth>,
     /// Largest accepted JSON body.
     pub max_body_bytes: usize,
@@ -58,6 +64,16 @@ impl AppState {
     pub fn denylist(&self) -> &Arc<Denylist> {
         &self.auth.denylist
     }
+
+    /// Puts a change of the access rules made through this gateway in force here at
+    /// once, ahead of identity's event. The change is stored either way: a failed
+    /// reload is logged and left to the background feed.
+    pub async fn reload_access(&self) {
+        if let Err(error) = self.access.reload().await {
+            tracing::warn!(%error, "cannot reload the access rules after a change");
+            self.access.request_reload();
+        }
+    }
 }
 
 /// Every documented route of the API, without state or layers.
@@ -67,6 +83,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(sessions::router())
         .merge(admin::router())
+        .merge(policies::router())
+        .merge(roles::router())
         .merge(openapi::router())
 }
 

@@ -26,7 +26,7 @@ const BEARER: &str = "bearer";
         (name = "auth", description = "Auth center: accounts, tokens, keys"),
         (name = "users", description = "Profiles"),
         (name = "sessions", description = "The caller's devices"),
-        (name = "admin", description = "Administration (role `admin`)"),
+        (name = "admin", description = "Administration, as the access rules allow (by default role `admin`)"),
     )
 )]
 pub struct ApiDoc;

@@ -21,21 +21,48 @@ pub const MAX_LIMIT: u32 = 100;
 /// The one `{id}` of a route's path.
 pub struct PathId(pub String);
 
+fn invalid_id(why: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", why)
+}
+
+/// An opaque id as accepted anywhere (path, query or body): 1 to 128 characters, no
+/// control characters.
+pub fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+        return Err(invalid_id("an id is 1 to 128 characters long"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(invalid_id("an id contains no control characters"));
+    }
+    Ok(())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let invalid = |why: &str| ApiError::new(StatusCode::BAD_REQUEST, "invalid_id", why);
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map_err(|_| invalid("the id in the path is not valid"))?;
-        if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
-            return Err(invalid("an id is 1 to 128 characters long"));
-        }
-        if id.chars().any(char::is_control) {
-            return Err(invalid("an id contains no control characters"));
-        }
+            .map_err(|_| invalid_id("the id in the path is not valid"))?;
+        check_id(&id)?;
         Ok(Self(id))
+    }
+}
+
+/// The `{first}/…/{second}` pair of a route with two path parameters, each checked
+/// like a [`PathId`].
+pub struct PathPair(pub String, pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathPair {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path((first, second)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid_id("the ids in the path are not valid"))?;
+        check_id(&first)?;
+        check_id(&second)?;
+        Ok(Self(first, second))
     }
 }
 

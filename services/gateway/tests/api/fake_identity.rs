@@ -1,12 +1,16 @@
 //! A stand-in for the identity service: a real tonic server on a loopback port that
-//! answers just enough for the gateway's cases and records what it was asked.
+//! answers just enough for the gateway's cases and records what it was asked. Its
+//! AccessControl service is in `fake_access.rs`.
 
+use crate::fake_access::{AccessStore, FakeAccess};
+use im_contracts::v1::access_control_server::AccessControlServer;
 use im_contracts::v1::identity_server::{Identity, IdentityServer};
 use im_contracts::v1::*;
+use im_runtime::bus::Bus;
 use im_runtime::errors::{status, with_retry_after};
 use im_token::{Claims, Jwks, SigningKey};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -25,6 +29,14 @@ pub struct FakeState {
     pub logins: Mutex<Vec<LoginRequest>>,
     pub searches: Mutex<Vec<SearchUsersRequest>>,
     pub logouts: Mutex<Vec<LogoutRequest>>,
+    /// Access rules (AccessControl).
+    pub access: Mutex<AccessStore>,
+    /// AddPolicy / RemovePolicy / AssignRole / UnassignRole calls received.
+    pub access_writes: AtomicUsize,
+    /// When set, listing access rules answers Unavailable.
+    pub access_down: AtomicBool,
+    /// Where access changes are announced: the bus of the gateways under test.
+    pub bus: Mutex<Option<Arc<dyn Bus>>>,
 }
 
 impl FakeState {
@@ -40,6 +52,10 @@ impl FakeState {
 
     pub fn jwks_calls(&self) -> usize {
         self.jwks_calls.load(Ordering::SeqCst)
+    }
+
+    pub fn access_writes(&self) -> usize {
+        self.access_writes.load(Ordering::SeqCst)
     }
 }
 
@@ -83,7 +99,8 @@ pub fn serve(state: Arc<FakeState>, listener: TcpListener) -> RunningFake {
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
         tonic::transport::Server::builder()
-            .add_service(IdentityServer::new(FakeIdentity(state)))
+            .add_service(IdentityServer::new(FakeIdentity(state.clone())))
+            .add_service(AccessControlServer::new(FakeAccess(state)))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
                 let _ = stopped.await;
             })

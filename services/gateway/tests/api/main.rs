@@ -5,8 +5,11 @@
 
 mod admin;
 mod auth_edge;
+mod authz;
+mod authz_rules;
 mod denylist;
 mod errors;
+mod fake_access;
 mod fake_identity;
 mod openapi;
 mod routes;
@@ -31,6 +34,9 @@ pub struct TestApp {
     pub base: String,
     pub identity: Arc<FakeState>,
     pub fake: Option<RunningFake>,
+    /// Where the fake identity is (whether or not it answers).
+    pub endpoint: String,
+    pub infra: Infra,
     pub bus: Arc<dyn Bus>,
     pub gateway: im_gateway::PublicHttp,
     pub router: axum::Router,
@@ -74,6 +80,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let endpoint = fake.endpoint();
     let mut app = spawn_gateway(identity, &endpoint, configure).await;
     app.fake = Some(fake);
+    app.wait_for_access_rules().await;
     app
 }
 
@@ -90,8 +97,25 @@ pub async fn spawn_gateway(
         .insert("identity".into(), vec![endpoint.to_owned()]);
     configure(&mut config);
     let infra = Infra::connect(&config).await.unwrap();
+    spawn_gateway_on(identity, endpoint, config, infra).await
+}
+
+/// A gateway with this configuration on these adapters (another gateway's, to run
+/// several nodes side by side). The fake identity announces access changes on the bus
+/// of the first gateway that names it.
+pub async fn spawn_gateway_on(
+    identity: Arc<FakeState>,
+    endpoint: &str,
+    config: Config,
+    infra: Infra,
+) -> TestApp {
     let bus = infra.bus.clone();
-    let ctx = ServiceContext::new(Arc::new(config), infra);
+    identity
+        .bus
+        .lock()
+        .unwrap()
+        .get_or_insert_with(|| bus.clone());
+    let ctx = ServiceContext::new(Arc::new(config), infra.clone());
     let gateway = im_gateway::build(&ctx).await.unwrap();
     let router = gateway.http.router(Health::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -106,6 +130,8 @@ pub async fn spawn_gateway(
         base,
         identity,
         fake: None,
+        endpoint: endpoint.to_owned(),
+        infra,
         bus,
         gateway: gateway.http,
         router,
@@ -137,6 +163,38 @@ fn uuid_like() -> String {
 impl TestApp {
     pub fn key(&self) -> SigningKey {
         self.identity.signing_key()
+    }
+
+    /// Waits (bounded) until the gateway has loaded the access rules.
+    pub async fn wait_for_access_rules(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.gateway.authorization_loaded() {
+            assert!(
+                Instant::now() < deadline,
+                "the access rules were not loaded"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Another gateway node (its own `node_id`) beside this one: same bus, kv and
+    /// registry, same identity.
+    pub async fn spawn_peer(&self, node_id: &str) -> TestApp {
+        let mut config = Config::default();
+        config
+            .registry
+            .endpoints
+            .insert("identity".into(), vec![self.endpoint.clone()]);
+        config.node_id = node_id.to_owned();
+        let peer = spawn_gateway_on(
+            self.identity.clone(),
+            &self.endpoint,
+            config,
+            self.infra.clone(),
+        )
+        .await;
+        peer.wait_for_access_rules().await;
+        peer
     }
 
     /// A valid access token of an ordinary user.
@@ -178,6 +236,10 @@ impl TestApp {
         self.send(Method::POST, path, token, Some(body), &[]).await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::DELETE, path, token, None, &[]).await
+    }
+
     /// A body sent as is, with the given content type (or none).
     pub async fn post_raw(&self, path: &str, content_type: Option<&str>, body: Vec<u8>) -> Reply {
         let mut request = self.http.post(format!("{}{path}", self.base)).body(body);
@@ -203,9 +265,24 @@ impl TestApp {
         status: u16,
         within: Duration,
     ) -> Reply {
+        self.eventually_with(Method::GET, path, token, status, within)
+            .await
+    }
+
+    /// Polls `method path` (no body) until it answers `status`; the last reply either way.
+    pub async fn eventually_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        status: u16,
+        within: Duration,
+    ) -> Reply {
         let deadline = Instant::now() + within;
         loop {
-            let reply = self.get(path, Some(token)).await;
+            let reply = self
+                .send(method.clone(), path, Some(token), None, &[])
+                .await;
             if reply.status == status || Instant::now() >= deadline {
                 return reply;
             }

@@ -30,6 +30,12 @@ async fn the_document_lists_every_route() {
         ("get", "/api/v1/admin/ip-blocks"),
         ("post", "/api/v1/admin/ip-blocks"),
         ("delete", "/api/v1/admin/ip-blocks/{id}"),
+        ("get", "/api/v1/admin/policies"),
+        ("post", "/api/v1/admin/policies"),
+        ("delete", "/api/v1/admin/policies/{id}"),
+        ("get", "/api/v1/admin/roles"),
+        ("post", "/api/v1/admin/roles"),
+        ("delete", "/api/v1/admin/roles/{role}/members/{user_id}"),
         ("get", "/api/v1/openapi.json"),
     ];
     for (method, path) in routes {
@@ -57,4 +63,12 @@ async fn the_document_lists_every_route() {
         serde_json::json!([{}])
     );
     assert!(doc["components"]["schemas"]["UserView"].is_object());
+    for schema in [
+        "PolicyBody",
+        "PolicyView",
+        "RoleAssignmentView",
+        "RoleAssignmentsPage",
+    ] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
+    }
 }

@@ -1,6 +1,6 @@
 //! Identity events on the bus: `im.v1.IdentityEvent`, protobuf-encoded, on
 //! [`im_contracts::topics::IDENTITY_EVENTS`], keyed by user id (`ip-blocks` for IP
-//! entries) so each user's events stay in order.
+//! entries, `access` for rule and role changes) so each user's events stay in order.
 
 use super::wire;
 use crate::domain::IdentityEvent;

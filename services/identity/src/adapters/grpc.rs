@@ -1,6 +1,6 @@
 //! The `im.v1.Identity` gRPC service: decodes requests, calls the use cases, encodes
 //! replies, and maps every [`AppError`] to a status with a stable snake_case code — in
-//! this one place.
+//! this one place, which `im.v1.AccessControl` (`grpc_access`) shares.
 
 use super::wire;
 use crate::app::{App, AppError, LoginCommand, PageRequest, RefreshCommand, TokenInfo};
@@ -26,7 +26,7 @@ impl<P: Ports> IdentityGrpc<P> {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
+pub(super) type Reply<T> = Result<Response<T>, Status>;
 
 fn validation_code(error: &ValidationError) -> &'static str {
     match error {
@@ -41,6 +41,9 @@ fn validation_code(error: &ValidationError) -> &'static str {
         ValidationError::Cidr => "invalid_cidr",
         ValidationError::Until => "invalid_until",
         ValidationError::ActorId => "invalid_actor_id",
+        ValidationError::Policy(_) => "invalid_policy",
+        ValidationError::Role => "invalid_role",
+        ValidationError::ImplicitRole => "implicit_role",
     }
 }
 
@@ -54,8 +57,8 @@ fn database_unavailable(error: &anyhow::Error) -> bool {
     })
 }
 
-/// The one mapping from use-case errors to gRPC statuses.
-fn to_status(error: AppError) -> Status {
+/// The one mapping from use-case errors to gRPC statuses (of both identity services).
+pub(super) fn to_status(error: AppError) -> Status {
     let message = error.to_string();
     match error {
         AppError::Invalid(invalid) => {
@@ -82,6 +85,10 @@ fn to_status(error: AppError) -> Status {
         AppError::BanNotFound => status(Code::NotFound, "ban_not_found", message),
         AppError::IpBlockExists => status(Code::AlreadyExists, "ip_block_exists", message),
         AppError::IpBlockNotFound => status(Code::NotFound, "ip_block_not_found", message),
+        AppError::PolicyExists => status(Code::AlreadyExists, "policy_exists", message),
+        AppError::PolicyNotFound => status(Code::NotFound, "policy_not_found", message),
+        AppError::RoleAssigned => status(Code::AlreadyExists, "role_assigned", message),
+        AppError::RoleNotAssigned => status(Code::NotFound, "role_not_assigned", message),
         AppError::InvalidCursor => status(Code::InvalidArgument, "invalid_cursor", message),
         AppError::TooManyIds { .. } => status(Code::InvalidArgument, "too_many_ids", message),
         AppError::Unexpected(error) if database_unavailable(&error) => {
@@ -105,7 +112,7 @@ fn to_status(error: AppError) -> Status {
     }
 }
 
-fn reply<T, U>(result: Result<T, AppError>, encode: impl FnOnce(T) -> U) -> Reply<U> {
+pub(super) fn reply<T, U>(result: Result<T, AppError>, encode: impl FnOnce(T) -> U) -> Reply<U> {
     result
         .map(|value| Response::new(encode(value)))
         .map_err(to_status)
@@ -412,11 +419,24 @@ mod tests {
             ValidationError::Password,
             ValidationError::Cidr,
             ValidationError::Until,
+            ValidationError::Role,
+            ValidationError::Policy(im_access::RuleError::InvalidEffect),
         ] {
             let status = to_status(invalid.into());
             assert_eq!(status.code(), Code::InvalidArgument);
             assert!(error_code(&status).is_some_and(|code| code.starts_with("invalid_")));
         }
+        let status = to_status(ValidationError::ImplicitRole.into());
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(error_code(&status), Some("implicit_role"));
+        // a refused rule says what is wrong with it
+        let status =
+            to_status(ValidationError::Policy(im_access::RuleError::InvalidSubject).into());
+        assert_eq!(
+            status.message(),
+            im_access::RuleError::InvalidSubject.to_string()
+        );
+
         let status = to_status(AppError::TooManyAttempts { retry_after_s: 900 });
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(retry_after(&status), Some(900));

@@ -1,7 +1,10 @@
 //! Domain values as protobuf messages (`im.v1`).
 
 use crate::app::TokenPair;
-use crate::domain::{Ban, IdentityEvent, IpBlock, RevokedSession, Session, User};
+use crate::domain::{
+    Ban, IdentityEvent, IpBlock, Policy, RevokedSession, RoleAssignment, RoleLink, Session, User,
+};
+use im_access::Effect;
 use im_contracts::v1 as pb;
 use im_contracts::v1::identity_event::Kind;
 
@@ -80,5 +83,46 @@ pub fn event_kind(event: IdentityEvent) -> Kind {
         }),
         IdentityEvent::IpBlocked(block) => Kind::IpBlocked(ip_block(block)),
         IdentityEvent::IpUnblocked { id } => Kind::IpUnblocked(pb::IpUnblocked { id }),
+        IdentityEvent::AccessChanged { user_id } => Kind::AccessChanged(pb::AccessChanged {
+            user_id: user_id.map(|id| id.as_str().to_owned()).unwrap_or_default(),
+        }),
+    }
+}
+
+pub fn policy(policy: Policy) -> pb::Policy {
+    let effect = match policy.rule.effect {
+        Effect::Allow => pb::PolicyEffect::Allow,
+        Effect::Deny => pb::PolicyEffect::Deny,
+    };
+    pb::Policy {
+        id: policy.id,
+        subject: policy.rule.subject,
+        object: policy.rule.object,
+        action: policy.rule.action,
+        effect: effect.into(),
+    }
+}
+
+/// The effect's name as rules spell it; empty (which the rule check refuses) when it is
+/// unspecified or unknown to this version.
+pub fn effect_name(effect: i32) -> &'static str {
+    match pb::PolicyEffect::try_from(effect) {
+        Ok(pb::PolicyEffect::Allow) => Effect::Allow.as_str(),
+        Ok(pb::PolicyEffect::Deny) => Effect::Deny.as_str(),
+        Ok(pb::PolicyEffect::Unspecified) | Err(_) => "",
+    }
+}
+
+pub fn role_assignment(assignment: RoleAssignment) -> pb::RoleAssignment {
+    pb::RoleAssignment {
+        user_id: assignment.user_id.as_str().to_owned(),
+        role: assignment.role,
+    }
+}
+
+pub fn role_link(link: RoleLink) -> pb::RoleLink {
+    pb::RoleLink {
+        role: link.role,
+        parent: link.parent,
     }
 }

@@ -1,8 +1,9 @@
 //! The use cases of identity, one method each, generic over the [`Ports`] they run on.
 //! Split by concern: accounts (profiles, passwords, deletion), sessions (login,
-//! refresh, logout), tokens (signing keys, verification) and moderation (bans, IP
-//! blocks, the denylist).
+//! refresh, logout), tokens (signing keys, verification), moderation (bans, IP
+//! blocks, the denylist) and access (rules and role assignments).
 
+mod access;
 mod accounts;
 mod keys;
 mod moderation;
@@ -53,6 +54,14 @@ pub enum AppError {
     IpBlockExists,
     #[error("no such IP block")]
     IpBlockNotFound,
+    #[error("an identical policy already exists")]
+    PolicyExists,
+    #[error("no such policy")]
+    PolicyNotFound,
+    #[error("the user already holds this role")]
+    RoleAssigned,
+    #[error("the user does not hold this role")]
+    RoleNotAssigned,
     #[error("the page cursor is not valid")]
     InvalidCursor,
     #[error("at most {max} ids may be asked at once")]

@@ -25,4 +25,11 @@ pub enum ValidationError {
     Until,
     #[error("an actor id is at most 128 characters without control characters")]
     ActorId,
+    /// The rule's own explanation: which part is wrong and why.
+    #[error(transparent)]
+    Policy(im_access::RuleError),
+    #[error("a role is 1 to 32 characters of lowercase letters, digits, '_' or '-'")]
+    Role,
+    #[error("every user holds the role 'user' implicitly; it cannot be assigned or removed")]
+    ImplicitRole,
 }

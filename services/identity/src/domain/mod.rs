@@ -1,7 +1,9 @@
 //! The identity domain: value objects that only ever hold valid values ("parse, don't
-//! validate"), the records the service keeps about users, sessions, keys and moderation,
-//! and the events it announces. Pure: no I/O, no async, no storage or wire types.
+//! validate"), the records the service keeps about users, sessions, keys, moderation and
+//! access control, and the events it announces. Pure: no I/O, no async, no storage or
+//! wire types.
 
+mod access;
 mod error;
 mod event;
 mod moderation;
@@ -9,6 +11,7 @@ mod password;
 mod session;
 mod user;
 
+pub use access::{AssignableRole, Policy, RoleAssignment, RoleLink};
 pub use error::ValidationError;
 pub use event::IdentityEvent;
 pub use moderation::{ActorId, Ban, Cidr, IpBlock, Reason, Until};

@@ -130,7 +130,7 @@ impl AvatarFileId {
 pub struct Role;
 
 impl Role {
-    pub const USER: &'static str = "user";
+    pub const USER: &'static str = im_access::IMPLICIT_ROLE;
     pub const ADMIN: &'static str = "admin";
 
     /// The roles a user holds: `user` first, then the stored ones, sorted, once each.

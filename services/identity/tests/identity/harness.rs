@@ -2,6 +2,7 @@
 //! unique name dropped afterwards), serves it on a loopback port and hands out a client.
 
 use im_contracts::v1 as pb;
+use im_contracts::v1::access_control_client::AccessControlClient;
 use im_contracts::v1::identity_client::IdentityClient;
 use im_runtime::config::{LoginLimits, ServiceConfig};
 use im_runtime::secret::SecretUrl;
@@ -28,6 +29,8 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct TestApp {
     pub client: IdentityClient<Channel>,
+    /// The access-control service, on the same listener.
+    pub access: AccessControlClient<Channel>,
     /// The same configuration and adapters the service runs on (its bus included).
     pub ctx: ServiceContext,
 }
@@ -111,7 +114,8 @@ async fn start(backend: Backend) -> Option<Running> {
         .unwrap();
     Some(Running {
         app: TestApp {
-            client: IdentityClient::new(channel),
+            client: IdentityClient::new(channel.clone()),
+            access: AccessControlClient::new(channel),
             ctx,
         },
         shutdown,

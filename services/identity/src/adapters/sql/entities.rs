@@ -1,4 +1,4 @@
-//! sea-orm entities of the identity tables (schema in `m0001_create_identity_tables`).
+//! sea-orm entities of the identity tables (schema in the `m000N_…` migrations).
 
 pub mod user {
     use sea_orm::entity::prelude::*;
@@ -145,6 +145,49 @@ pub mod ip_block {
         pub until_ms: Option<i64>,
         pub actor_id: String,
         pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod access_policy {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "access_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// See [`crate::adapters::sql::access::rule_key`].
+        #[sea_orm(unique)]
+        pub rule_key: String,
+        pub subject: String,
+        pub object: String,
+        pub action: String,
+        pub effect: String,
+        pub actor_id: String,
+        pub created_at_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod role_link {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_links")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub parent: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,9 +1,11 @@
 //! The SQL adapter of every identity repository (SQLite and MySQL/MariaDB through
 //! sea-orm), and the schema, one sea-orm-migration file per change.
 
+mod access;
 mod entities;
 mod keys;
 mod m0001_create_identity_tables;
+mod m0002_create_access_tables;
 mod moderation;
 mod sessions;
 mod users;
@@ -19,7 +21,10 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_create_identity_tables::Migration)]
+        vec![
+            Box::new(m0001_create_identity_tables::Migration),
+            Box::new(m0002_create_access_tables::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

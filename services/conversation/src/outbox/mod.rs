@@ -1,0 +1,253 @@
+//! A transactional outbox, generic over what it carries: a change stores its bus
+//! records in the `outbox` table in the same transaction ([`enqueue`]), so they commit or
+//! roll back with it; a [`Relay`] publishes committed records afterwards, oldest first,
+//! retrying with backoff until the bus accepts each one, then marks it sent by deleting
+//! it. A bus outage delays events, never loses them; delivery is at-least-once (a crash
+//! between publishing and deleting publishes again), so consumers dedupe.
+//!
+//! Order: records are published in id order, one at a time. Records of one key are
+//! written by transactions that hold the same lock (a conversation, a pair of users), so
+//! their ids follow commit order and each key's records reach the bus in order. Only
+//! one relay publishes at a time: several instances of a service share the database and
+//! take turns through a lease row.
+//!
+//! Self-contained on purpose (its own tables in [`schema`], sea-orm and the bus port
+//! only), so another service can copy it as is.
+
+mod entity;
+pub mod schema;
+
+use entity::{outbox, outbox_lease};
+use im_runtime::bus::{Bus, Record};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The one lease row relays compete for.
+const LEASE_NAME: &str = "relay";
+
+/// A bus record waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub topic: String,
+    /// The ordering key (a conversation id …).
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+/// Stores `record` for publication; call inside the transaction of the change.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
+    record: OutboxRecord,
+    now_ms: i64,
+) -> Result<(), DbErr> {
+    let row = outbox::ActiveModel {
+        topic: Set(record.topic),
+        record_key: Set(record.key),
+        payload: Set(record.payload),
+        created_at_ms: Set(now_ms),
+        ..Default::default()
+    };
+    outbox::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// How a relay paces itself.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// How often the table is looked at without a wake-up (records committed by other
+    /// instances, or left by a crash).
+    pub poll_interval: Duration,
+    /// Records read per round.
+    pub batch_size: u64,
+    /// The first wait after a failed publish; doubled up to `max_backoff`.
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long a relay's turn lasts without renewal.
+    pub lease_ttl: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_millis(500),
+            batch_size: 100,
+            first_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+            lease_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Publishes the outbox to the bus until stopped.
+pub struct Relay {
+    db: DatabaseConnection,
+    bus: Arc<dyn Bus>,
+    settings: RelaySettings,
+    wake: Arc<Notify>,
+    /// This relay's name in the lease.
+    holder: String,
+    /// Until when this relay holds the lease, as far as it knows (0: it does not).
+    held_until_ms: AtomicI64,
+}
+
+/// What one round did.
+enum Round {
+    Published,
+    Idle,
+    /// Another relay holds the lease.
+    Waiting,
+}
+
+impl Relay {
+    pub fn new(db: DatabaseConnection, bus: Arc<dyn Bus>, settings: RelaySettings) -> Self {
+        Self {
+            db,
+            bus,
+            settings,
+            wake: Arc::new(Notify::new()),
+            holder: uuid::Uuid::new_v4().to_string(),
+            held_until_ms: AtomicI64::new(0),
+        }
+    }
+
+    /// Notify it after committing records, so they go out at once rather than at the
+    /// next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Runs until `stop` is cancelled.
+    pub async fn run(self, stop: CancellationToken) {
+        let mut backoff = self.settings.first_backoff;
+        while !stop.is_cancelled() {
+            let pause = match self.round(&stop).await {
+                Ok(Round::Published) => {
+                    backoff = self.settings.first_backoff;
+                    continue;
+                }
+                Ok(Round::Idle) => self.settings.poll_interval,
+                Ok(Round::Waiting) => self.settings.lease_ttl / 2,
+                Err(error) => {
+                    tracing::warn!(error = format!("{error:#}"), "outbox relay round failed");
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(self.settings.max_backoff);
+                    pause
+                }
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+                () = stop.cancelled() => {}
+            }
+        }
+    }
+
+    async fn round(&self, stop: &CancellationToken) -> anyhow::Result<Round> {
+        if !self.hold_lease().await? {
+            return Ok(Round::Waiting);
+        }
+        let rows = outbox::Entity::find()
+            .order_by_asc(outbox::Column::Id)
+            .limit(self.settings.batch_size)
+            .all(&self.db)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Round::Idle);
+        }
+        for row in rows {
+            let id = row.id;
+            let record = Record::new(row.record_key, row.payload);
+            if !self.publish(&row.topic, record, stop).await? {
+                return Ok(Round::Idle);
+            }
+            outbox::Entity::delete_by_id(id).exec(&self.db).await?;
+        }
+        Ok(Round::Published)
+    }
+
+    /// Publishes until the bus accepts; false when stopped first. Keeps the lease while
+    /// it waits, and gives up (an error) if the lease went to another relay.
+    async fn publish(
+        &self,
+        topic: &str,
+        record: Record,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<bool> {
+        let mut backoff = self.settings.first_backoff;
+        loop {
+            match self.bus.publish(topic, record.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(error) => {
+                    tracing::warn!(%error, topic, key = record.key, "publishing an outbox record failed; retrying");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = stop.cancelled() => return Ok(false),
+            }
+            backoff = (backoff * 2).min(self.settings.max_backoff);
+            if !self.hold_lease().await? {
+                anyhow::bail!("the outbox lease went to another relay");
+            }
+        }
+    }
+
+    /// Takes or renews the lease; true while this relay holds it. The row is written
+    /// only once half the lease has passed.
+    async fn hold_lease(&self) -> anyhow::Result<bool> {
+        let now = now_ms();
+        let ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        if now
+            < self
+                .held_until_ms
+                .load(Ordering::Relaxed)
+                .saturating_sub(ttl / 2)
+        {
+            return Ok(true);
+        }
+        let taken = outbox_lease::Entity::update_many()
+            .col_expr(
+                outbox_lease::Column::Holder,
+                Expr::value(self.holder.as_str()),
+            )
+            .col_expr(
+                outbox_lease::Column::ExpiresAtMs,
+                Expr::value(now.saturating_add(ttl)),
+            )
+            .filter(outbox_lease::Column::Name.eq(LEASE_NAME))
+            .filter(
+                Expr::col(outbox_lease::Column::Holder)
+                    .eq(self.holder.as_str())
+                    .or(Expr::col(outbox_lease::Column::ExpiresAtMs).lt(now)),
+            )
+            .exec(&self.db)
+            .await;
+        let held = match taken {
+            Ok(taken) => taken.rows_affected > 0,
+            Err(error) => {
+                self.held_until_ms.store(0, Ordering::Relaxed);
+                return Err(error.into());
+            }
+        };
+        let until = if held { now.saturating_add(ttl) } else { 0 };
+        self.held_until_ms.store(until, Ordering::Relaxed);
+        Ok(held)
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
