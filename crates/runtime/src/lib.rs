@@ -1,6 +1,6 @@
 //! The shared runtime of every IM service, written once: configuration, telemetry, the
 //! ports (database, kv, bus, registry, object store) with their adapters chosen by URL
-//! scheme, gRPC plumbing, health and graceful shutdown.
+//! scheme, the transactional outbox, gRPC plumbing, health and graceful shutdown.
 //!
 //! Dependency rule: this crate never depends on a service crate; services depend on it.
 
@@ -14,6 +14,7 @@ pub mod http;
 pub mod kv;
 pub mod metrics;
 pub mod objects;
+pub mod outbox;
 pub mod registry;
 pub mod secret;
 pub mod service;

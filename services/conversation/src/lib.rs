@@ -5,18 +5,17 @@
 //! `im_conversation` on MySQL). Hexagonal: `domain` (pure rules), `app` (use cases over
 //! `ports`), `adapters` (gRPC and the message-event consumer in; SQL, outbox records and
 //! the clock out). Serves `im.v1.ConversationService`; publishes `im.v1.ConversationEvent`
-//! on the bus through a transactional [`outbox`]; consumes `im.v1.MessageEvent` to keep
+//! on the bus through the runtime's transactional outbox; consumes `im.v1.MessageEvent` to keep
 //! each conversation's newest message and each member's unread count.
 
 mod adapters;
 mod app;
 mod domain;
-mod outbox;
 mod ports;
 mod settings;
 
 pub use domain::DirectPolicy;
-pub use outbox::RelaySettings;
+pub use im_runtime::outbox::RelaySettings;
 pub use settings::Settings;
 
 use adapters::clock::SystemClock;
@@ -25,8 +24,8 @@ use adapters::message_events;
 use adapters::sql::{Migrator, SqlStore};
 use app::App;
 use im_contracts::v1::conversation_service_server::ConversationServiceServer;
+use im_runtime::outbox::Relay;
 use im_runtime::{Service, ServiceContext, ServiceName};
-use outbox::Relay;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 

@@ -3,7 +3,7 @@
 //! the runtime crate); [`crate::build_with_settings`] takes them explicitly meanwhile.
 
 use crate::domain::DirectPolicy;
-use crate::outbox::RelaySettings;
+use im_runtime::outbox::RelaySettings;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]

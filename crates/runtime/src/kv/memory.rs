@@ -1,4 +1,4 @@
-//! In-process kv: a map behind a mutex, with lazy expiry.
+//! In-process kv: a map of values and hashes behind a mutex, with lazy expiry.
 
 use super::{Kv, KvError};
 use async_trait::async_trait;
@@ -22,13 +22,33 @@ struct State {
 }
 
 struct Entry {
-    value: Vec<u8>,
+    value: Value,
     expires_at: Option<Instant>,
 }
 
+/// What a key holds. A hash always has at least one field: removing the last removes
+/// the key, as in Redis.
+enum Value {
+    Bytes(Vec<u8>),
+    Hash(HashMap<String, Vec<u8>>),
+}
+
 impl Entry {
+    fn bytes(value: &[u8], expires_at: Option<Instant>) -> Self {
+        Self {
+            value: Value::Bytes(value.to_vec()),
+            expires_at,
+        }
+    }
+
     fn live(&self, now: Instant) -> bool {
         self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+fn wrong_type(key: &str) -> KvError {
+    KvError::WrongType {
+        key: key.to_owned(),
     }
 }
 
@@ -38,6 +58,22 @@ impl State {
             self.entries.remove(key);
         }
         self.entries.get_mut(key)
+    }
+
+    /// The live hash at `key`; `None` when absent, an error when `key` holds a value.
+    fn hash_mut(
+        &mut self,
+        key: &str,
+        now: Instant,
+    ) -> Result<Option<&mut HashMap<String, Vec<u8>>>, KvError> {
+        match self.live_mut(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Hash(fields),
+                ..
+            }) => Ok(Some(fields)),
+            Some(_) => Err(wrong_type(key)),
+        }
     }
 
     fn wrote(&mut self, now: Instant) {
@@ -63,15 +99,19 @@ impl MemoryKv {
 #[async_trait]
 impl Kv for MemoryKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        Ok(self.with_state(|state, now| state.live_mut(key, now).map(|e| e.value.clone())))
+        self.with_state(|state, now| match state.live_mut(key, now) {
+            None => Ok(None),
+            Some(Entry {
+                value: Value::Bytes(value),
+                ..
+            }) => Ok(Some(value.clone())),
+            Some(_) => Err(wrong_type(key)),
+        })
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
         self.with_state(|state, now| {
-            let entry = Entry {
-                value: value.to_vec(),
-                expires_at: ttl.map(|ttl| now + ttl),
-            };
+            let entry = Entry::bytes(value, ttl.map(|ttl| now + ttl));
             state.entries.insert(key.to_owned(), entry);
             state.wrote(now);
         });
@@ -83,10 +123,7 @@ impl Kv for MemoryKv {
             if state.live_mut(key, now).is_some() {
                 return false;
             }
-            let entry = Entry {
-                value: value.to_vec(),
-                expires_at: Some(now + ttl),
-            };
+            let entry = Entry::bytes(value, Some(now + ttl));
             state.entries.insert(key.to_owned(), entry);
             state.wrote(now);
             true
@@ -105,12 +142,15 @@ impl Kv for MemoryKv {
         self.with_state(|state, now| {
             let entry = match state.live_mut(key, now) {
                 Some(entry) => entry,
-                None => state.entries.entry(key.to_owned()).or_insert(Entry {
-                    value: b"0".to_vec(),
-                    expires_at: None,
-                }),
+                None => state
+                    .entries
+                    .entry(key.to_owned())
+                    .or_insert(Entry::bytes(b"0", None)),
             };
-            let current: i64 = std::str::from_utf8(&entry.value)
+            let Value::Bytes(value) = &mut entry.value else {
+                return Err(wrong_type(key));
+            };
+            let current: i64 = std::str::from_utf8(value)
                 .ok()
                 .and_then(|text| text.parse().ok())
                 .ok_or_else(|| KvError::NotAnInteger {
@@ -121,13 +161,77 @@ impl Kv for MemoryKv {
                 .ok_or_else(|| KvError::NotAnInteger {
                     key: key.to_owned(),
                 })?;
-            entry.value = next.to_string().into_bytes();
+            *value = next.to_string().into_bytes();
             if entry.expires_at.is_none() {
                 entry.expires_at = ttl.map(|ttl| now + ttl);
             }
             state.wrote(now);
             Ok(next)
         })
+    }
+
+    async fn hash_set(&self, key: &str, field: &str, value: &[u8]) -> Result<(), KvError> {
+        self.with_state(|state, now| {
+            match state.hash_mut(key, now)? {
+                Some(fields) => {
+                    fields.insert(field.to_owned(), value.to_vec());
+                }
+                None => {
+                    let fields = HashMap::from([(field.to_owned(), value.to_vec())]);
+                    let entry = Entry {
+                        value: Value::Hash(fields),
+                        expires_at: None,
+                    };
+                    state.entries.insert(key.to_owned(), entry);
+                }
+            }
+            state.wrote(now);
+            Ok(())
+        })
+    }
+
+    async fn hash_get(&self, key: &str, field: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.with_state(|state, now| {
+            Ok(state
+                .hash_mut(key, now)?
+                .and_then(|fields| fields.get(field).cloned()))
+        })
+    }
+
+    async fn hash_delete(&self, key: &str, field: &str) -> Result<bool, KvError> {
+        self.with_state(|state, now| {
+            let Some(fields) = state.hash_mut(key, now)? else {
+                return Ok(false);
+            };
+            let existed = fields.remove(field).is_some();
+            if fields.is_empty() {
+                state.entries.remove(key);
+            }
+            Ok(existed)
+        })
+    }
+
+    async fn hash_get_all(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        self.with_state(|state, now| {
+            Ok(state.hash_mut(key, now)?.map_or_else(Vec::new, |fields| {
+                fields
+                    .iter()
+                    .map(|(field, value)| (field.clone(), value.clone()))
+                    .collect()
+            }))
+        })
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, KvError> {
+        Ok(
+            self.with_state(|state, now| match state.live_mut(key, now) {
+                Some(entry) => {
+                    entry.expires_at = Some(now + ttl);
+                    true
+                }
+                None => false,
+            }),
+        )
     }
 
     async fn ping(&self) -> Result<(), KvError> {

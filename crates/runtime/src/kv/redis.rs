@@ -4,6 +4,7 @@ use super::{Kv, KvError};
 use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// INCRBY, then set the expiry only if the key has none (PTTL = -1), atomically.
@@ -41,6 +42,20 @@ fn unavailable(error: redis::RedisError) -> KvError {
     KvError::Unavailable(error.to_string())
 }
 
+/// Maps a failed command on `key`: a type mismatch is the caller's, anything else means
+/// the backend is unavailable.
+fn failed(key: &str) -> impl FnOnce(redis::RedisError) -> KvError + '_ {
+    move |error| {
+        if error.code() == Some("WRONGTYPE") {
+            KvError::WrongType {
+                key: key.to_owned(),
+            }
+        } else {
+            unavailable(error)
+        }
+    }
+}
+
 fn millis(ttl: Duration) -> u64 {
     // Redis rejects a zero expiry; the shortest meaningful one is 1 ms.
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
@@ -49,7 +64,7 @@ fn millis(ttl: Duration) -> u64 {
 #[async_trait]
 impl Kv for RedisKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
-        self.conn.clone().get(key).await.map_err(unavailable)
+        self.conn.clone().get(key).await.map_err(failed(key))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), KvError> {
@@ -88,6 +103,9 @@ impl Kv for RedisKv {
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(|error| match error.kind() {
+                _ if error.code() == Some("WRONGTYPE") => KvError::WrongType {
+                    key: key.to_owned(),
+                },
                 redis::ErrorKind::Server(_) | redis::ErrorKind::UnexpectedReturnType => {
                     KvError::NotAnInteger {
                         key: key.to_owned(),
@@ -95,6 +113,51 @@ impl Kv for RedisKv {
                 }
                 _ => unavailable(error),
             })
+    }
+
+    async fn hash_set(&self, key: &str, field: &str, value: &[u8]) -> Result<(), KvError> {
+        self.conn
+            .clone()
+            .hset::<_, _, _, ()>(key, field, value)
+            .await
+            .map_err(failed(key))
+    }
+
+    async fn hash_get(&self, key: &str, field: &str) -> Result<Option<Vec<u8>>, KvError> {
+        redis::cmd("HGET")
+            .arg(key)
+            .arg(field)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(failed(key))
+    }
+
+    async fn hash_delete(&self, key: &str, field: &str) -> Result<bool, KvError> {
+        let removed: u64 = self
+            .conn
+            .clone()
+            .hdel(key, field)
+            .await
+            .map_err(failed(key))?;
+        Ok(removed > 0)
+    }
+
+    async fn hash_get_all(&self, key: &str) -> Result<Vec<(String, Vec<u8>)>, KvError> {
+        let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
+            .arg(key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(failed(key))?;
+        Ok(fields.into_iter().collect())
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, KvError> {
+        redis::cmd("PEXPIRE")
+            .arg(key)
+            .arg(millis(ttl))
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
     }
 
     async fn ping(&self) -> Result<(), KvError> {

@@ -97,9 +97,130 @@ async fn contract(kv: Arc<dyn Kv>) {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(kv.get(&key("p")).await.unwrap().as_deref(), Some(&b"2"[..]));
 
-    for k in ["bin", "lock", "n", "ttl", "window", "p"] {
+    hashes(&*kv, &key).await;
+
+    for k in ["bin", "lock", "n", "ttl", "window", "p", "h", "hx", "hd"] {
         kv.delete(&key(k)).await.unwrap();
     }
+}
+
+/// Hashes: fields set, read, replaced and removed one by one; a hash without fields is
+/// gone; expiry applies to the whole hash; values and hashes do not mix.
+async fn hashes(kv: &dyn Kv, key: &impl Fn(&str) -> String) {
+    let sorted = |mut fields: Vec<(String, Vec<u8>)>| {
+        fields.sort();
+        fields
+    };
+    let h = key("h");
+    assert!(kv.hash_get_all(&h).await.unwrap().is_empty());
+    assert_eq!(kv.hash_get(&h, "a").await.unwrap(), None);
+    assert!(!kv.hash_delete(&h, "a").await.unwrap());
+
+    let binary = [0_u8, 255, 10, 13, 0];
+    kv.hash_set(&h, "a", b"one").await.unwrap();
+    kv.hash_set(&h, "b", &binary).await.unwrap();
+    kv.hash_set(&h, "a", b"uno").await.unwrap();
+    assert_eq!(
+        sorted(kv.hash_get_all(&h).await.unwrap()),
+        [
+            ("a".to_owned(), b"uno".to_vec()),
+            ("b".to_owned(), binary.to_vec())
+        ]
+    );
+    assert_eq!(
+        kv.hash_get(&h, "b").await.unwrap().as_deref(),
+        Some(&binary[..])
+    );
+    assert_eq!(kv.hash_get(&h, "c").await.unwrap(), None);
+
+    assert!(kv.hash_delete(&h, "a").await.unwrap());
+    assert!(!kv.hash_delete(&h, "a").await.unwrap());
+    assert_eq!(
+        sorted(kv.hash_get_all(&h).await.unwrap()),
+        [("b".to_owned(), binary.to_vec())]
+    );
+    assert!(kv.hash_delete(&h, "b").await.unwrap());
+    assert!(kv.hash_get_all(&h).await.unwrap().is_empty());
+    assert!(
+        !kv.expire(&h, Duration::from_secs(30)).await.unwrap(),
+        "a hash without fields no longer exists"
+    );
+    assert!(
+        kv.set_if_absent(&h, b"x", Duration::from_secs(30))
+            .await
+            .unwrap(),
+        "a hash without fields no longer exists"
+    );
+    kv.delete(&h).await.unwrap();
+
+    // expiry covers the whole hash; a later write to the hash keeps it, `expire` replaces it
+    let hx = key("hx");
+    kv.hash_set(&hx, "a", b"1").await.unwrap();
+    assert!(kv.expire(&hx, Duration::from_millis(300)).await.unwrap());
+    kv.hash_set(&hx, "b", b"2").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(kv.hash_get_all(&hx).await.unwrap().len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        kv.hash_get_all(&hx).await.unwrap().is_empty(),
+        "the hash expired"
+    );
+    assert!(!kv.expire(&hx, Duration::from_secs(30)).await.unwrap());
+    kv.hash_set(&hx, "c", b"3").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_eq!(
+        kv.hash_get(&hx, "c").await.unwrap().as_deref(),
+        Some(&b"3"[..]),
+        "a hash created after expiry has no expiry"
+    );
+    assert!(kv.expire(&hx, Duration::from_millis(100)).await.unwrap());
+    assert!(kv.expire(&hx, Duration::from_secs(30)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        kv.hash_get(&hx, "c").await.unwrap().is_some(),
+        "expire replaced the shorter ttl"
+    );
+
+    // expire works on values too
+    let hd = key("hd");
+    kv.set(&hd, b"v", None).await.unwrap();
+    assert!(kv.expire(&hd, Duration::from_millis(100)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(kv.get(&hd).await.unwrap(), None);
+
+    // values and hashes do not mix; `set` and `delete` take either
+    kv.set(&hd, b"v", None).await.unwrap();
+    for result in [
+        kv.hash_set(&hd, "a", b"1").await.map(drop),
+        kv.hash_get(&hd, "a").await.map(drop),
+        kv.hash_delete(&hd, "a").await.map(drop),
+        kv.hash_get_all(&hd).await.map(drop),
+    ] {
+        assert!(
+            matches!(result, Err(KvError::WrongType { .. })),
+            "{result:?}"
+        );
+    }
+    assert_eq!(kv.get(&hd).await.unwrap().as_deref(), Some(&b"v"[..]));
+    kv.hash_set(&hx, "a", b"1").await.unwrap();
+    assert!(matches!(kv.get(&hx).await, Err(KvError::WrongType { .. })));
+    assert!(matches!(
+        kv.increment(&hx, 1, None).await,
+        Err(KvError::WrongType { .. })
+    ));
+    assert!(
+        !kv.set_if_absent(&hx, b"x", Duration::from_secs(30))
+            .await
+            .unwrap()
+    );
+    kv.set(&hx, b"replaced", None).await.unwrap();
+    assert_eq!(
+        kv.get(&hx).await.unwrap().as_deref(),
+        Some(&b"replaced"[..])
+    );
+    kv.hash_set(&h, "a", b"1").await.unwrap();
+    assert!(kv.delete(&h).await.unwrap());
+    assert!(kv.hash_get_all(&h).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -7,4 +7,5 @@ mod bus;
 mod db;
 mod kv;
 mod objects;
+mod outbox;
 mod registry;

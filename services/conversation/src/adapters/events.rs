@@ -4,9 +4,9 @@
 
 use super::wire;
 use crate::domain::EventEnvelope;
-use crate::outbox::OutboxRecord;
 use im_contracts::topics::CONVERSATION_EVENTS;
 use im_contracts::v1 as pb;
+use im_runtime::outbox::OutboxRecord;
 use prost::Message as _;
 
 /// The outbox record announcing `envelope`.

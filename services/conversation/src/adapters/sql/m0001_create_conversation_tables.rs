@@ -4,7 +4,7 @@
 //! 128 printable ASCII characters (the database's binary collation sorts them as Rust
 //! does).
 
-use crate::outbox;
+use im_runtime::outbox;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
     big_integer, big_integer_null, boolean, custom_null, integer, string_len, string_len_null, text,

@@ -7,9 +7,9 @@ use crate::domain::{
     BlockedUser, Blocks, Conversation, ConversationId, EventEnvelope, FriendRequest, JoinRequest,
     Member, MembershipRecord, RequestId, UserId, UserPair,
 };
-use crate::outbox;
 use crate::ports::{Lock, StoreError, Transaction};
 use async_trait::async_trait;
+use im_runtime::outbox;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,

@@ -1,18 +1,100 @@
-//! The service's SQL schema, one sea-orm-migration file per change.
+//! The SQL adapter of the store port (SQLite and MySQL/MariaDB through sea-orm), and the
+//! schema, one sea-orm-migration file per change.
+//!
+//! Locking: every write transaction of a conversation starts by taking the
+//! conversation's lock with an UPDATE of its counter row. On MySQL that is an exclusive
+//! row lock held to commit, taken before the transaction reads anything, so its reads
+//! see what earlier holders committed, and seqs (and outbox ids) are taken in commit
+//! order. On SQLite transactions begin IMMEDIATE, which serializes writers outright.
 
+mod entities;
+mod m0001_create_message_tables;
+mod messages;
+mod store;
+mod tx;
+
+pub use tx::SqlTx;
+
+use crate::ports::StoreError;
+use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
 use sea_orm_migration::prelude::*;
+use std::sync::Arc;
+use tokio::sync::Notify;
 
-/// Every schema change of the message database, oldest first. Each one runs exactly once per
-/// database; the record of applied changes lives in the service's own table, so services
-/// that share one MySQL database never confuse each other's history.
+/// Every schema change of the message database, oldest first. Each one runs exactly once
+/// per database; the record of applied changes lives in the service's own table, so
+/// services that share one MySQL database never confuse each other's history.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        Vec::new()
+        vec![Box::new(m0001_create_message_tables::Migration)]
     }
 
     fn migration_table_name() -> DynIden {
         "seaql_migrations_message".into_iden()
     }
+}
+
+/// The message tables behind the store port.
+#[derive(Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+    /// Woken after a commit that queued outbox records.
+    outbox_wake: Arc<Notify>,
+}
+
+impl SqlStore {
+    pub fn new(db: DatabaseConnection, outbox_wake: Arc<Notify>) -> Self {
+        Self { db, outbox_wake }
+    }
+}
+
+/// A unique-key violation is a lost race (or a retry), anything else is unexpected.
+fn insert_error(error: DbErr) -> StoreError {
+    if im_runtime::db::is_unique_violation(&error) {
+        StoreError::Duplicate
+    } else {
+        StoreError::Other(error.into())
+    }
+}
+
+/// Whether `error` is a transaction losing to another: a deadlock, a lock wait timeout,
+/// a row changed under a snapshot (MySQL), or a busy database (SQLite).
+fn is_lost_race(error: &DbErr) -> bool {
+    use sea_orm::sqlx;
+    let (DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))
+    | DbErr::Conn(RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(error) = error.as_ref() else {
+        return false;
+    };
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // 1020 record changed since last read, 1205 lock wait timeout, 1213 deadlock.
+        return matches!(mysql.number(), 1020 | 1205 | 1213);
+    }
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
+        let code: i64 = error
+            .code()
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_default();
+        return matches!(code & 0xff, 5 | 6);
+    }
+    false
+}
+
+/// Seqs are stored as BIGINT.
+fn to_i64(value: u64) -> i64 {
+    <i64 as TryFrom<u64>>::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    <u64 as TryFrom<i64>>::try_from(value).unwrap_or(0)
 }

@@ -5,20 +5,21 @@
 //! it. A bus outage delays events, never loses them; delivery is at-least-once (a crash
 //! between publishing and deleting publishes again), so consumers dedupe.
 //!
-//! Order: records are published in id order, one at a time. Records of one key are
+//! Order: records are published in id order, one at a time. Records of one key must be
 //! written by transactions that hold the same lock (a conversation, a pair of users), so
 //! their ids follow commit order and each key's records reach the bus in order. Only
 //! one relay publishes at a time: several instances of a service share the database and
 //! take turns through a lease row.
 //!
-//! Self-contained on purpose (its own tables in [`schema`], sea-orm and the bus port
-//! only), so another service can copy it as is.
+//! A service owns its copy of the tables: its first migration that needs them calls
+//! [`schema::create`], and its store calls [`enqueue`] inside its transactions and wakes
+//! the relay ([`Relay::waker`]) after commit.
 
 mod entity;
 pub mod schema;
 
+use crate::bus::{Bus, Record};
 use entity::{outbox, outbox_lease};
-use im_runtime::bus::{Bus, Record};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,

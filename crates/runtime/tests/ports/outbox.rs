@@ -1,0 +1,193 @@
+use async_trait::async_trait;
+use im_runtime::bus::{Bus, BusError, MemoryBus, Record, Subscription};
+use im_runtime::config::DatabaseConfig;
+use im_runtime::db;
+use im_runtime::outbox::{self, OutboxRecord, Relay, RelaySettings};
+use im_runtime::secret::SecretUrl;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm_migration::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const TOPIC: &str = "outbox.test";
+
+struct CreateOutbox;
+
+impl MigrationName for CreateOutbox {
+    fn name(&self) -> &str {
+        "m0001_create_outbox"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        outbox::schema::create(manager).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        outbox::schema::drop(manager).await
+    }
+}
+
+struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateOutbox)]
+    }
+}
+
+/// The in-memory bus with a switch that makes publishing fail.
+#[derive(Default)]
+struct FlakyBus {
+    inner: MemoryBus,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl Bus for FlakyBus {
+    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("down".into()));
+        }
+        self.inner.publish(topic, record).await
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe(topic, group).await
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+fn settings() -> RelaySettings {
+    RelaySettings {
+        poll_interval: Duration::from_millis(50),
+        first_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        ..RelaySettings::default()
+    }
+}
+
+fn record(key: &str, payload: &str) -> OutboxRecord {
+    OutboxRecord {
+        topic: TOPIC.into(),
+        key: key.into(),
+        payload: payload.as_bytes().to_vec(),
+    }
+}
+
+/// Commits `payloads` under `key`, one transaction each.
+async fn commit(db: &DatabaseConnection, key: &str, payloads: &[String]) {
+    for payload in payloads {
+        let txn = db.begin().await.unwrap();
+        outbox::enqueue(&txn, record(key, payload), 1)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+}
+
+/// Reads `count` records, then asserts nothing else comes.
+async fn read(subscription: &mut Box<dyn Subscription>, count: usize) -> Vec<(String, String)> {
+    let mut seen = Vec::new();
+    for _ in 0..count {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), subscription.next())
+            .await
+            .expect("a record within 10 s")
+            .unwrap();
+        subscription.commit(&delivery).await.unwrap();
+        let payload = String::from_utf8(delivery.record.payload.to_vec()).unwrap();
+        seen.push((delivery.record.key, payload));
+    }
+    let more = tokio::time::timeout(Duration::from_millis(300), subscription.next()).await;
+    assert!(more.is_err(), "unexpected record: {more:?}");
+    seen
+}
+
+fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
+    range.map(|i| format!("{prefix}{i}")).collect()
+}
+
+/// What every database the services run on must do for the outbox.
+async fn contract(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let bus = Arc::new(FlakyBus::default());
+    let mut subscription = bus.subscribe(TOPIC, "test").await.unwrap();
+    let stop = CancellationToken::new();
+    // two relays share the table, as two instances of a service would
+    for _ in 0..2 {
+        let relay = Relay::new(db.clone(), bus.clone(), settings());
+        tokio::spawn(relay.run(stop.child_token()));
+    }
+
+    // a rolled-back change publishes nothing; committed ones go out in order, once
+    let txn = db.begin().await.unwrap();
+    outbox::enqueue(&txn, record("a", "never"), 1)
+        .await
+        .unwrap();
+    txn.rollback().await.unwrap();
+    commit(&db, "a", &numbered("a", 1..=5)).await;
+    let seen = read(&mut subscription, 5).await;
+    let expected: Vec<_> = numbered("a", 1..=5)
+        .into_iter()
+        .map(|p| ("a".to_owned(), p))
+        .collect();
+    assert_eq!(seen, expected);
+
+    // a bus outage delays records, never loses or reorders them
+    bus.down.store(true, Ordering::SeqCst);
+    commit(&db, "a", &numbered("a", 6..=10)).await;
+    commit(&db, "b", &numbered("b", 1..=5)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bus.down.store(false, Ordering::SeqCst);
+    let seen = read(&mut subscription, 10).await;
+    for key in ["a", "b"] {
+        let of_key: Vec<_> = seen
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, p)| p.clone())
+            .collect();
+        let range = if key == "a" { 6..=10 } else { 1..=5 };
+        assert_eq!(of_key, numbered(key, range), "{key} in order, each once");
+    }
+    let left = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM outbox",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(left, 0, "published records leave the table");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_keeps_the_outbox_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    contract(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_keeps_the_outbox_contract() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_outbox_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    contract(db.clone()).await;
+    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}

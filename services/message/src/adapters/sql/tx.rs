@@ -1,0 +1,114 @@
+//! One write transaction holding a conversation's lock.
+
+use super::{SqlStore, insert_error, messages};
+use crate::adapters::events;
+use crate::domain::{ClientMsgId, ConversationId, EventEnvelope, Message, MessageId, UserId};
+use crate::ports::{StoreError, Transaction};
+use async_trait::async_trait;
+use im_runtime::outbox;
+use sea_orm::{
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub struct SqlTx {
+    txn: DatabaseTransaction,
+    conversation: ConversationId,
+    /// Whether outbox records were queued, so the relay is woken after commit.
+    enqueued: bool,
+    outbox_wake: Arc<Notify>,
+}
+
+impl SqlStore {
+    /// A write transaction: IMMEDIATE on SQLite (it takes the write lock at once).
+    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+    }
+
+    pub(super) async fn begin_locked(
+        &self,
+        conversation: &ConversationId,
+    ) -> anyhow::Result<SqlTx> {
+        let mut txn = self.begin_write().await?;
+        if !messages::lock(&txn, conversation).await? {
+            // The conversation's first change: make its counter row outside this
+            // transaction (rivals doing the same do not deadlock), then lock it.
+            txn.rollback().await?;
+            messages::ensure_counter(&self.db, conversation).await?;
+            txn = self.begin_write().await?;
+            if !messages::lock(&txn, conversation).await? {
+                anyhow::bail!("the seq counter of {conversation} vanished");
+            }
+        }
+        Ok(SqlTx {
+            txn,
+            conversation: conversation.clone(),
+            enqueued: false,
+            outbox_wake: self.outbox_wake.clone(),
+        })
+    }
+}
+
+#[async_trait]
+impl Transaction for SqlTx {
+    async fn commit(self) -> anyhow::Result<()> {
+        self.txn.commit().await?;
+        if self.enqueued {
+            self.outbox_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn next_seq(&mut self) -> anyhow::Result<u64> {
+        Ok(messages::next_seq(&self.txn, &self.conversation).await?)
+    }
+
+    async fn message(&mut self, id: &MessageId) -> anyhow::Result<Option<Message>> {
+        Ok(messages::message(&self.txn, id).await?)
+    }
+
+    async fn message_by_client_id(
+        &mut self,
+        sender: &UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> anyhow::Result<Option<Message>> {
+        Ok(messages::by_client_id(&self.txn, &self.conversation, sender, client_msg_id).await?)
+    }
+
+    async fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
+        messages::insert(&self.txn, message)
+            .await
+            .map_err(insert_error)
+    }
+
+    async fn update_message(&mut self, message: &Message) -> anyhow::Result<()> {
+        Ok(messages::update(&self.txn, message).await?)
+    }
+
+    async fn read_seq(&mut self, user: &UserId) -> anyhow::Result<u64> {
+        let conversations = std::slice::from_ref(&self.conversation);
+        let seqs = messages::read_seqs(&self.txn, user, conversations).await?;
+        Ok(seqs.get(&self.conversation).copied().unwrap_or(0))
+    }
+
+    async fn advance_read(&mut self, user: &UserId, seq: u64, now_ms: i64) -> anyhow::Result<()> {
+        Ok(messages::advance_read(&self.txn, &self.conversation, user, seq, now_ms).await?)
+    }
+
+    async fn enqueue(&mut self, event: &EventEnvelope) -> anyhow::Result<()> {
+        outbox::enqueue(
+            &self.txn,
+            events::outbox_record(event),
+            event.occurred_at_ms,
+        )
+        .await?;
+        self.enqueued = true;
+        Ok(())
+    }
+}
