@@ -41,7 +41,8 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
             .with_context(|| format!("start {name}"))?;
         let service = match built {
             Built::Service(service) => service,
-            Built::Gateway(im_gateway::Gateway { service, http }) => {
+            Built::Gateway(built) => {
+                let im_gateway::Gateway { service, http } = *built;
                 gateway = Some(http);
                 service
             }

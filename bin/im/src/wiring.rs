@@ -8,12 +8,14 @@ use std::sync::Arc;
 /// A built service; the gateway also brings the public HTTP application.
 pub enum Built {
     Service(Service),
-    Gateway(im_gateway::Gateway),
+    Gateway(Box<im_gateway::Gateway>),
 }
 
 pub async fn build(name: ServiceName, ctx: &ServiceContext) -> anyhow::Result<Built> {
     let service = match name {
-        ServiceName::Gateway => return Ok(Built::Gateway(im_gateway::build(ctx).await?)),
+        ServiceName::Gateway => {
+            return Ok(Built::Gateway(Box::new(im_gateway::build(ctx).await?)));
+        }
         ServiceName::Identity => im_identity::build(ctx).await?,
         ServiceName::Conversation => im_conversation::build(ctx).await?,
         ServiceName::Message => im_message::build(ctx).await?,

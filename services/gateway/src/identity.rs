@@ -2,6 +2,7 @@
 //! every call found through the registry and bounded by a deadline, its failures
 //! reduced to one [`IdentityError`].
 
+use crate::downstream;
 use crate::http::ApiError;
 use im_contracts::v1::access_control_client::AccessControlClient;
 use im_contracts::v1::identity_client::IdentityClient;
@@ -81,20 +82,15 @@ impl Identity {
         F: FnOnce(Client, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
-        let channel = self
-            .clients
-            .channel(ServiceName::Identity)
-            .await
-            .map_err(|e| IdentityError(Status::unavailable(e.to_string())))?;
-        let mut request = tonic::Request::new(request);
-        request.set_timeout(self.deadline);
-        match tokio::time::timeout(self.deadline, call(client(channel), request)).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(IdentityError(status)),
-            Err(_) => Err(IdentityError(Status::deadline_exceeded(format!(
-                "no answer within {:?}",
-                self.deadline
-            )))),
-        }
+        downstream::call(
+            &self.clients,
+            ServiceName::Identity,
+            self.deadline,
+            client,
+            request,
+            call,
+        )
+        .await
+        .map_err(IdentityError)
     }
 }

@@ -1,16 +1,25 @@
-//! Gateway: the public edge. REST and (later) WebSocket for clients, authentication and
+//! Gateway: the public edge. REST and WebSocket for clients, authentication and
 //! authorization, rate limits, and the live connection hub of its node, which delivery
 //! reaches through the internal Push service.
 
 mod auth;
 mod authz;
+mod conversation;
+mod delivery;
+mod downstream;
 mod http;
 mod identity;
+mod message;
+mod messaging;
+mod presence;
+mod ws;
 
 use auth::{Auth, BackgroundTasks, Denylist, PublicRoutes, TokenVerifier, TrustedProxies};
 use authz::AccessFeed;
+use conversation::Conversation;
 use http::AppState;
 use identity::Identity;
+use im_contracts::v1::push_server::PushServer;
 use im_runtime::grpc::{Clients, DownstreamCheck};
 use im_runtime::health::{Health, KvCheck, ReadinessCheck};
 use im_runtime::{Service, ServiceContext, ServiceName};
@@ -27,10 +36,11 @@ const NAME: ServiceName = ServiceName::Gateway;
 /// The services the gateway calls. Their health is reported by the gateway's `/readyz`
 /// without making it unready: with identity down, existing sessions keep working
 /// (DESIGN.md section 6), so the edge must stay in the load balancer.
-const DOWNSTREAM: [ServiceName; 6] = [
+const DOWNSTREAM: [ServiceName; 7] = [
     ServiceName::Identity,
     ServiceName::Conversation,
     ServiceName::Message,
+    ServiceName::Delivery,
     ServiceName::Presence,
     ServiceName::File,
     ServiceName::MediaSignal,
@@ -46,9 +56,10 @@ pub struct Gateway {
     pub http: PublicHttp,
 }
 
-/// The public REST (and later WebSocket) application of one gateway node. Its
-/// background work (keeping the denylist current) stops once this and every router
-/// made from it are dropped.
+/// The public REST and WebSocket application of one gateway node. Its background work
+/// (keeping the denylist current, reporting connections to presence, following
+/// revocations and presence changes) stops once this and every router made from it are
+/// dropped.
 pub struct PublicHttp {
     state: AppState,
 }
@@ -66,6 +77,11 @@ impl PublicHttp {
         self.state.denylist().subscribe()
     }
 
+    /// The WebSocket connections open on this node.
+    pub fn connections(&self) -> usize {
+        self.state.live.hub.connections()
+    }
+
     /// Whether the access rules were loaded at least once; until then every
     /// non-public request answers 503 `authorization_unavailable`.
     pub fn authorization_loaded(&self) -> bool {
@@ -78,8 +94,10 @@ pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Gateway> {
     let clients = Clients::new(ctx.infra.registry.clone());
     let http = public_http(ctx, clients.clone())?;
     let rules = AccessRulesCheck(http.state.auth.authorizer.clone());
+    let push = PushServer::new(ws::PushService::new(http.state.live.hub.clone()));
     let service = DOWNSTREAM.into_iter().fold(
         Service::new(NAME)
+            .with_grpc(push)
             .with_check(KvCheck(ctx.infra.kv.clone()))
             .with_check(rules),
         |service, downstream| service.with_check(DownstreamCheck::new(clients.clone(), downstream)),
@@ -109,7 +127,8 @@ impl ReadinessCheck for AccessRulesCheck {
 
 fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicHttp> {
     let config = &ctx.config;
-    let identity = Identity::new(clients);
+    let identity = Identity::new(clients.clone());
+    let conversation = Conversation::new(clients.clone());
     let configured_blocks = config
         .gateway
         .blocked_cidrs
@@ -138,6 +157,11 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
         authorizer,
     };
     let mut tasks = BackgroundTasks::default();
+    // Before the denylist feed starts, so the live side sees every revocation.
+    let (live, live_tasks) = ws::start(ctx, clients, denylist.clone());
+    for task in live_tasks {
+        tasks.push(task);
+    }
     tasks.push(auth::spawn_snapshots(identity.clone(), denylist.clone()));
     tasks.push(auth::spawn_events(
         ctx.infra.bus.clone(),
@@ -149,6 +173,8 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
     Ok(PublicHttp {
         state: AppState {
             identity,
+            conversation,
+            live,
             access,
             auth: Arc::new(auth),
             max_body_bytes: config.gateway.max_body_bytes,

@@ -5,6 +5,7 @@
 
 mod api;
 mod process;
+mod ws;
 
 mod all_in_one;
 mod auth_attacks;
@@ -12,5 +13,7 @@ mod auth_flow;
 mod auth_mysql;
 mod authz;
 mod commands;
+mod conversations;
+mod messaging;
 mod mysql;
 mod subset;

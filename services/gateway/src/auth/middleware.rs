@@ -7,17 +7,13 @@
 //!    caller becomes a [`Principal`] extension.
 
 use super::{Auth, Principal};
-use crate::authz::Decision;
 use crate::http::ApiError;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-/// Seconds a client should wait while no access rules are loaded yet.
-const RULES_RETRY_AFTER_S: u64 = 2;
 
 pub async fn guard_ip(State(auth): State<Arc<Auth>>, mut request: Request, next: Next) -> Response {
     let peer = request
@@ -53,30 +49,7 @@ pub async fn authenticate(
         Ok(principal) => principal,
         Err(error) => return error.into_response(),
     };
-    let refusal = match auth
-        .authorizer
-        .check(&principal.user_id, request.method().as_str(), path)
-    {
-        Decision::Allowed => None,
-        Decision::Denied(_) => Some(ApiError::forbidden(
-            "forbidden",
-            "you are not allowed to do this",
-        )),
-        Decision::Unavailable => Some(
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "authorization_unavailable",
-                "access rules are not loaded yet, retry later",
-            )
-            .with_retry_after(RULES_RETRY_AFTER_S),
-        ),
-        Decision::Failed => Some(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )),
-    };
-    if let Some(refusal) = refusal {
+    if let Err(refusal) = auth.authorize(&principal, request.method().as_str(), path) {
         return refusal.into_response();
     }
     request.extensions_mut().insert(principal);
@@ -84,7 +57,7 @@ pub async fn authenticate(
 }
 
 /// The token of `Authorization: Bearer <token>`.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let missing = || {
         ApiError::unauthorized(
             "missing_token",

@@ -17,14 +17,18 @@ mod verifier;
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use denylist::{Denylist, Revocation, parse_network};
 pub use denylist_feed::{BackgroundTasks, spawn_events, spawn_snapshots};
-pub use middleware::{authenticate, guard_ip};
+pub use middleware::{authenticate, bearer_token, guard_ip};
 pub use principal::Principal;
 pub use public_routes::PublicRoutes;
 pub use verifier::TokenVerifier;
 
-use crate::authz::Authorizer;
+use crate::authz::{Authorizer, Decision};
 use crate::http::ApiError;
+use axum::http::StatusCode;
 use std::sync::Arc;
+
+/// Seconds a client should wait while no access rules are loaded yet.
+const RULES_RETRY_AFTER_S: u64 = 2;
 
 /// Everything the authentication middleware consults.
 pub struct Auth {
@@ -55,5 +59,33 @@ impl Auth {
             session_id: claims.sid,
             expires_at: claims.exp,
         })
+    }
+
+    /// Whether the access rules let `principal` send `method` to `path`; the refusal
+    /// otherwise (403, or 503 while no rules are loaded).
+    pub fn authorize(
+        &self,
+        principal: &Principal,
+        method: &str,
+        path: &str,
+    ) -> Result<(), ApiError> {
+        match self.authorizer.check(&principal.user_id, method, path) {
+            Decision::Allowed => Ok(()),
+            Decision::Denied(_) => Err(ApiError::forbidden(
+                "forbidden",
+                "you are not allowed to do this",
+            )),
+            Decision::Unavailable => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "authorization_unavailable",
+                "access rules are not loaded yet, retry later",
+            )
+            .with_retry_after(RULES_RETRY_AFTER_S)),
+            Decision::Failed => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )),
+        }
     }
 }

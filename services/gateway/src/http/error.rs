@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 const DEFAULT_RATE_LIMIT_RETRY_S: u64 = 1;
 /// Seconds a client should wait after a 503 that carried no hint.
 const DEFAULT_UNAVAILABLE_RETRY_S: u64 = 5;
+/// Seconds a client should wait after losing to concurrent writes, without a hint.
+const DEFAULT_CONTENTION_RETRY_S: u64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -98,6 +100,11 @@ impl ApiError {
     /// Maps a status from `service` once, for every route: its code becomes the HTTP
     /// status, the snake_case code it attached (if any) becomes ours. Server-side
     /// failures are logged and answered without their details.
+    ///
+    /// Two transient cases answer 503 with `Retry-After`, so clients retry both alike:
+    /// `service` unreachable, overloaded or too slow (`<service>_unavailable`, whatever
+    /// code it attached), and a write that lost to concurrent writes more often than the
+    /// service retries (`Aborted`, code `contention` unless it named another).
     pub fn from_status(service: ServiceName, status: &Status) -> Self {
         let (http, fallback_code) = match status.code() {
             Code::InvalidArgument | Code::OutOfRange => {
@@ -106,19 +113,18 @@ impl ApiError {
             Code::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Code::PermissionDenied => (StatusCode::FORBIDDEN, "forbidden"),
             Code::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Code::AlreadyExists | Code::Aborted => (StatusCode::CONFLICT, "conflict"),
+            Code::AlreadyExists => (StatusCode::CONFLICT, "conflict"),
             Code::FailedPrecondition => (StatusCode::UNPROCESSABLE_ENTITY, "rule_violation"),
             Code::ResourceExhausted => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Code::Aborted => (StatusCode::SERVICE_UNAVAILABLE, "contention"),
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
                 tracing::warn!(%service, code = ?status.code(), message = status.message(), "downstream unavailable");
                 let retry = retry_after(status).unwrap_or(DEFAULT_UNAVAILABLE_RETRY_S);
-                let mut error =
-                    Self::unavailable(service, format!("{service} is unavailable, retry later"))
-                        .with_retry_after(retry);
-                if let Some(code) = error_code(status) {
-                    error.code = Cow::Owned(code.to_owned());
-                }
-                return error;
+                return Self::unavailable(
+                    service,
+                    format!("{service} is unavailable, retry later"),
+                )
+                .with_retry_after(retry);
             }
             Code::Ok | Code::Unknown | Code::Internal | Code::Unimplemented | Code::DataLoss => {
                 tracing::error!(%service, code = ?status.code(), message = status.message(), "downstream failed");
@@ -135,6 +141,9 @@ impl ApiError {
         let mut error = Self::new(http, code, status.message());
         if http == StatusCode::TOO_MANY_REQUESTS {
             error.retry_after = Some(retry_after(status).unwrap_or(DEFAULT_RATE_LIMIT_RETRY_S));
+        }
+        if http == StatusCode::SERVICE_UNAVAILABLE {
+            error.retry_after = Some(retry_after(status).unwrap_or(DEFAULT_CONTENTION_RETRY_S));
         }
         error
     }
@@ -219,6 +228,28 @@ mod tests {
             assert_eq!(error.code, "identity_unavailable");
             assert!(error.retry_after.is_some());
         }
+    }
+
+    #[test]
+    fn outages_name_the_dependency_whatever_code_it_attached() {
+        let down = with_retry_after(status(Code::Unavailable, "unavailable", "database down"), 2);
+        let error = ApiError::from_status(ServiceName::Conversation, &down);
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(error.code, "conversation_unavailable");
+        assert_eq!(error.retry_after, Some(2));
+    }
+
+    #[test]
+    fn contention_is_a_503_to_retry() {
+        let lost = with_retry_after(status(Code::Aborted, "contention", "busy"), 1);
+        let error = ApiError::from_status(ServiceName::Conversation, &lost);
+        assert_eq!(
+            (error.status, error.code.as_ref(), error.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "contention", Some(1))
+        );
+        let error = ApiError::from_status(ServiceName::Conversation, &Status::aborted("x"));
+        assert_eq!(error.code, "contention");
+        assert_eq!(error.retry_after, Some(DEFAULT_CONTENTION_RETRY_S));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! wrong or missing `Content-Type` → 415 `unsupported_media_type`, a body over the
 //! configured limit → 413 `payload_too_large`, malformed JSON → 400 `invalid_json`,
 //! missing or mistyped fields → 400 `invalid_request` naming the field.
+//! `OptionalJson<T>` is the same for routes whose body may be left out altogether.
 
 use super::ApiError;
 use axum::body::Bytes;
@@ -21,32 +22,64 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(request.headers()) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as `Content-Type: application/json`",
-            ));
+            return Err(unsupported_media_type());
         }
-        // The limit is the router's `DefaultBodyLimit` (gateway.max_body_bytes).
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the request body is too large",
-                    )
-                } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_body",
-                        "the request body could not be read",
-                    )
-                }
-            })?;
+        let body = read(request, state).await?;
         parse(&body).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out: no body at all is `T::default()`; any body is
+/// checked like [`ApiJson`].
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(request.headers());
+        let body = read(request, state).await?;
+        if body.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        parse(&body).map(OptionalJson)
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as `Content-Type: application/json`",
+    )
+}
+
+/// The whole body, within the router's `DefaultBodyLimit` (gateway.max_body_bytes).
+async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "the request body could not be read",
+                )
+            }
+        })
 }
 
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -4,21 +4,33 @@
 
 mod admin;
 mod auth;
+mod blocks;
+mod contacts;
+mod conversations;
 mod error;
+mod friend_requests;
+mod groups;
+mod joins;
 mod json;
+mod known_users;
+mod members;
+mod messages;
 mod openapi;
 mod params;
 mod policies;
+mod presence;
 mod roles;
 mod sessions;
+mod sync;
 mod users;
-mod views;
+pub(crate) mod views;
 
 pub use error::{ApiError, ErrorBody};
 pub use openapi::document as openapi_document;
 
 use crate::auth::{Auth, BackgroundTasks, Denylist, authenticate, guard_ip};
 use crate::authz::AccessFeed;
+use crate::conversation::Conversation;
 use crate::identity::Identity;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -41,6 +53,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     pub identity: Identity,
+    pub conversation: Conversation,
+    /// The WebSocket side: this node's connections and what they call.
+    pub live: Arc<crate::ws::Live>,
     /// Reloads this gateway's access rules (after a change made through it).
     pub access: AccessFeed,
     pub auth: Arc<Auth>,
@@ -85,6 +100,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(admin::router())
         .merge(policies::router())
         .merge(roles::router())
+        .merge(friend_requests::router())
+        .merge(contacts::router())
+        .merge(blocks::router())
+        .merge(conversations::router())
+        .merge(groups::router())
+        .merge(members::router())
+        .merge(joins::router())
+        .merge(messages::router())
+        .merge(sync::router())
+        .merge(presence::router())
         .merge(openapi::router())
 }
 
@@ -93,7 +118,7 @@ pub fn router(state: AppState, health: Health) -> Router {
     let auth = state.auth.clone();
     let max_body_bytes = state.max_body_bytes;
     Router::new()
-        .merge(api.with_state(state))
+        .merge(api.with_state(state.clone()))
         .merge(health::routes(health))
         // Route layers run for matched routes only: unknown paths answer 404 without
         // asking for a token. Wrong methods answer 405 without one too: the 405
@@ -102,6 +127,9 @@ pub fn router(state: AppState, health: Health) -> Router {
             auth.clone(),
             authenticate,
         ))
+        // Merged after the bearer middleware, which it must not pass: a WebSocket may
+        // carry its token in the query or its first frame, and is checked there alike.
+        .merge(crate::ws::router().with_state(state))
         .route_layer(axum::middleware::from_fn(track_http))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })

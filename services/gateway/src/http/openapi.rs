@@ -26,6 +26,10 @@ const BEARER: &str = "bearer";
         (name = "auth", description = "Auth center: accounts, tokens, keys"),
         (name = "users", description = "Profiles"),
         (name = "sessions", description = "The caller's devices"),
+        (name = "contacts", description = "Friend requests, contacts and blocks"),
+        (name = "conversations", description = "Direct conversations and groups, members, join requests"),
+        (name = "messages", description = "Sending, history, read cursors, recall/edit/delete, sync"),
+        (name = "presence", description = "Online status"),
         (name = "admin", description = "Administration, as the access rules allow (by default role `admin`)"),
     )
 )]

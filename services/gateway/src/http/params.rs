@@ -1,10 +1,12 @@
 //! Path and query parameters, refused as API errors (400) rather than axum's plain text:
-//! ids in paths, and the `limit` / `cursor` paging of list routes.
+//! ids in paths, and the `limit` / `cursor` paging of list routes; plus the checks of
+//! body values every route shares (ids, id lists, text sizes, times).
 
 use super::ApiError;
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
 use im_contracts::v1::Page;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +49,44 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         check_id(&id)?;
         Ok(Self(id))
     }
+}
+
+/// A list of user ids in a body: at most `max`, each a valid id.
+pub fn check_ids(ids: &[String], max: usize) -> Result<(), ApiError> {
+    if ids.len() > max {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_users",
+            format!("at most {max} user ids at once"),
+        ));
+    }
+    ids.iter().try_for_each(|id| check_id(id))
+}
+
+/// Text whose exact bounds are the service's to enforce, refused here only when it is
+/// beyond any reason (`max_chars`), with the code the service would use.
+pub fn check_text(text: &str, max_chars: usize, code: &'static str) -> Result<(), ApiError> {
+    if text.chars().count() > max_chars {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code,
+            format!("at most {max_chars} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An RFC 3339 time (`2030-01-02T03:04:05Z`, any offset) given in `field`.
+pub fn parse_time(text: &str, field: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_time",
+                format!("{field} is not an RFC 3339 time such as 2030-01-02T03:04:05Z"),
+            )
+        })
 }
 
 /// The `{first}/…/{second}` pair of a route with two path parameters, each checked
@@ -105,7 +145,7 @@ pub struct SearchQuery {
 }
 
 impl PageQuery {
-    /// The paging input of identity's list calls.
+    /// The paging input of the services' list calls.
     pub fn page(&self) -> Result<Page, ApiError> {
         let limit = match self.limit {
             None => 0,
@@ -158,6 +198,36 @@ mod tests {
             };
             assert_eq!(query.page().is_ok(), ok, "{limit:?}");
         }
+    }
+
+    #[test]
+    fn times_are_rfc3339_with_any_offset() {
+        let time = parse_time("2030-01-02T04:04:05+01:00", "t").unwrap();
+        assert_eq!(time.to_rfc3339(), "2030-01-02T03:04:05+00:00");
+        for bad in [
+            "",
+            "tomorrow",
+            "2030-01-02",
+            "2030-01-02 03:04:05",
+            "1700000000",
+        ] {
+            assert_eq!(
+                parse_time(bad, "t").unwrap_err().code,
+                "invalid_time",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn id_lists_are_bounded() {
+        let ids = vec!["u".to_owned(); 3];
+        assert!(check_ids(&ids, 3).is_ok());
+        assert_eq!(check_ids(&ids, 2).unwrap_err().code, "too_many_users");
+        assert_eq!(
+            check_ids(&["".to_owned()], 3).unwrap_err().code,
+            "invalid_id"
+        );
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct FakeState {
     pub access_down: AtomicBool,
     /// Where access changes are announced: the bus of the gateways under test.
     pub bus: Mutex<Option<Arc<dyn Bus>>>,
+    /// GetUsers calls received.
+    pub user_lookups: Mutex<Vec<GetUsersRequest>>,
+    /// When set, GetUsers answers Unavailable.
+    pub users_down: AtomicBool,
 }
 
 impl FakeState {
@@ -80,6 +84,13 @@ pub struct RunningFake {
 }
 
 impl RunningFake {
+    pub fn new(addr: SocketAddr, stop: oneshot::Sender<()>) -> Self {
+        Self {
+            addr,
+            stop: Some(stop),
+        }
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -238,7 +249,7 @@ impl Identity for FakeIdentity {
 
     async fn get_user(&self, request: Request<GetUserRequest>) -> Reply<GetUserResponse> {
         let id = request.into_inner().user_id;
-        if id == "missing" {
+        if id.starts_with("missing") {
             return Err(status(Code::NotFound, "user_not_found", "no such user"));
         }
         if id == "explode" {
@@ -249,8 +260,20 @@ impl Identity for FakeIdentity {
         Ok(Response::new(GetUserResponse { user: Some(found) }))
     }
 
-    async fn get_users(&self, _: Request<GetUsersRequest>) -> Reply<GetUsersResponse> {
-        unimplemented()
+    /// Every id is a user but those starting with `missing`.
+    async fn get_users(&self, request: Request<GetUsersRequest>) -> Reply<GetUsersResponse> {
+        let request = request.into_inner();
+        self.0.user_lookups.lock().unwrap().push(request.clone());
+        if self.0.users_down.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("identity is restarting"));
+        }
+        let users = request
+            .user_ids
+            .iter()
+            .filter(|id| !id.starts_with("missing"))
+            .map(|id| user(id, &format!("name-{id}")))
+            .collect();
+        Ok(Response::new(GetUsersResponse { users }))
     }
 
     async fn search_users(

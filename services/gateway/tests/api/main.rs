@@ -1,5 +1,8 @@
-//! The gateway's public HTTP edge against a fake identity, through real HTTP on
-//! loopback: what a client sees (status, error code, headers).
+//! The gateway's public HTTP edge against a fake identity and a fake conversation
+//! service, through real HTTP on loopback: what a client sees (status, error code,
+//! headers). The WebSocket side (`ws_*`) runs real WebSocket clients against fakes of
+//! the message, presence and delivery services, and calls the gateway's Push service
+//! over gRPC.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
@@ -7,19 +10,32 @@ mod admin;
 mod auth_edge;
 mod authz;
 mod authz_rules;
+mod contacts;
+mod conversations;
 mod denylist;
 mod errors;
 mod fake_access;
+mod fake_conversation;
 mod fake_identity;
+mod fake_live;
+mod members;
+mod messages;
 mod openapi;
 mod routes;
+mod ws_auth;
+mod ws_client;
+mod ws_frames;
+mod ws_presence;
+mod ws_push;
 
+use fake_conversation::ConversationState;
 use fake_identity::{FakeState, RunningFake};
 use im_contracts::topics::IDENTITY_EVENTS;
 use im_contracts::v1::IdentityEvent;
 use im_runtime::bus::{Bus, Record};
 use im_runtime::health::Health;
-use im_runtime::{Config, Infra, ServiceContext, Shutdown};
+use im_runtime::registry::Instance;
+use im_runtime::{Config, Infra, ServiceContext, ServiceName, Shutdown};
 use im_token::{Claims, SigningKey};
 use prost::Message as _;
 use reqwest::Method;
@@ -29,17 +45,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
-/// A gateway serving on a loopback port, and the fake identity behind it.
+/// A gateway serving on a loopback port, and the fake services behind it.
 pub struct TestApp {
     pub base: String,
     pub identity: Arc<FakeState>,
     pub fake: Option<RunningFake>,
+    /// What the fake conversation service saw (when one runs).
+    pub conversation: Arc<ConversationState>,
+    pub conversation_fake: Option<RunningFake>,
     /// Where the fake identity is (whether or not it answers).
     pub endpoint: String,
     pub infra: Infra,
     pub bus: Arc<dyn Bus>,
     pub gateway: im_gateway::PublicHttp,
     pub router: axum::Router,
+    /// This gateway node's id.
+    pub node_id: String,
+    /// Where the node's Push gRPC service listens (registered as `<node_id>/gateway`).
+    pub push: String,
     http: reqwest::Client,
     shutdown: Shutdown,
 }
@@ -68,18 +91,31 @@ impl Reply {
     }
 }
 
-/// A gateway with default configuration and a running fake identity.
+/// A gateway with default configuration and running fake identity and conversation.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// A gateway whose configuration `configure` adjusted, with a running fake identity.
+/// A gateway whose configuration `configure` adjusted, with running fake identity and
+/// conversation services.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let identity = FakeState::new();
     let fake = fake_identity::start(identity.clone()).await;
     let endpoint = fake.endpoint();
-    let mut app = spawn_gateway(identity, &endpoint, configure).await;
+    let conversation = ConversationState::new();
+    let conversation_fake = fake_conversation::start(conversation.clone()).await;
+    let conversation_endpoint = conversation_fake.endpoint();
+    let mut app = spawn_gateway(identity, &endpoint, |config| {
+        config
+            .registry
+            .endpoints
+            .insert("conversation".into(), vec![conversation_endpoint]);
+        configure(config);
+    })
+    .await;
     app.fake = Some(fake);
+    app.conversation = conversation;
+    app.conversation_fake = Some(conversation_fake);
     app.wait_for_access_rules().await;
     app
 }
@@ -115,6 +151,7 @@ pub async fn spawn_gateway_on(
         .lock()
         .unwrap()
         .get_or_insert_with(|| bus.clone());
+    let node_id = config.node_id.clone();
     let ctx = ServiceContext::new(Arc::new(config), infra.clone());
     let gateway = im_gateway::build(&ctx).await.unwrap();
     let router = gateway.http.router(Health::default());
@@ -126,15 +163,36 @@ pub async fn spawn_gateway_on(
         listener,
         shutdown.clone(),
     ));
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push = format!("http://{}", grpc.local_addr().unwrap());
+    tokio::spawn(im_runtime::grpc::serve(
+        gateway.service,
+        grpc,
+        shutdown.clone(),
+    ));
+    // As `im serve` registers it: how presence heartbeats name this node's Push address.
+    infra
+        .registry
+        .register(Instance {
+            service: ServiceName::Gateway,
+            id: format!("{node_id}/gateway"),
+            endpoint: push.clone(),
+        })
+        .await
+        .unwrap();
     TestApp {
         base,
         identity,
         fake: None,
+        conversation: ConversationState::new(),
+        conversation_fake: None,
         endpoint: endpoint.to_owned(),
         infra,
         bus,
         gateway: gateway.http,
         router,
+        node_id,
+        push,
         http: reqwest::Client::new(),
         shutdown,
     }
@@ -238,6 +296,14 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.send(Method::DELETE, path, token, None, &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.send(Method::PATCH, path, token, Some(body), &[]).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(Method::PUT, path, token, None, &[]).await
     }
 
     /// A body sent as is, with the given content type (or none).

@@ -1,5 +1,18 @@
 //! The JSON objects the public API answers with (API.md "Core objects"), made from
-//! identity's messages. Times are RFC 3339 UTC; "never" and "none" are `null`.
+//! the services' messages: identity's here, the conversation service's in [`contacts`]
+//! and [`conversations`], messages in [`messages`], online status in [`presence`]. Times are RFC 3339 UTC; "never" and "none" are `null`.
+
+mod contacts;
+mod conversations;
+mod messages;
+mod presence;
+
+pub use contacts::{BlockView, ContactView, FriendRequestView};
+pub use conversations::{
+    ConversationView, InvitePolicyView, JoinPolicyView, JoinRequestView, MemberView,
+};
+pub use messages::MessageView;
+pub use presence::PresenceView;
 
 use super::ApiError;
 use chrono::{DateTime, Utc};
@@ -17,20 +30,26 @@ pub fn optional_time(ms: i64) -> Option<DateTime<Utc>> {
     (ms != 0).then(|| time(ms))
 }
 
-fn non_empty(text: String) -> Option<String> {
+/// `None` for the empty string (proto3's "unset").
+pub fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-/// A field identity must always fill; its absence is identity's bug, not the client's.
+/// A field a service must always fill; its absence is that service's bug, not the
+/// client's.
 pub fn required<T>(value: Option<T>, what: &str) -> Result<T, ApiError> {
-    value.ok_or_else(|| {
-        tracing::error!(field = what, "identity left out a required field");
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
-    })
+    value.ok_or_else(|| malformed(what))
+}
+
+/// A 500 for a reply that breaks its contract (a missing field, an unknown enum value),
+/// logged with the field it concerns.
+pub fn malformed(what: &str) -> ApiError {
+    tracing::error!(field = what, "a downstream reply broke its contract");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
 }
 
 /// A user's profile.

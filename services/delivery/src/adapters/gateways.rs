@@ -1,0 +1,165 @@
+//! The gateway nodes: listed by the registry (instances `{node_id}/gateway`), each
+//! reached at its own Push endpoint over a channel kept per endpoint, every push within
+//! a deadline.
+
+use crate::domain::{Device, NodeId, PushItem};
+use crate::ports::{GatewayNode, Gateways, PushError, PushOutcome};
+use async_trait::async_trait;
+use im_contracts::v1 as pb;
+use im_contracts::v1::push_client::PushClient;
+use im_runtime::ServiceName;
+use im_runtime::registry::Registry;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
+
+/// Channels kept before the cache starts over (gateway nodes come and go).
+const MAX_CHANNELS: usize = 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub struct RegistryGateways {
+    registry: Arc<dyn Registry>,
+    timeout: Duration,
+    channels: Mutex<HashMap<String, Channel>>,
+}
+
+impl RegistryGateways {
+    pub fn new(registry: Arc<dyn Registry>, timeout: Duration) -> Self {
+        Self {
+            registry,
+            timeout,
+            channels: Mutex::default(),
+        }
+    }
+
+    fn channel(&self, endpoint: &str) -> Result<Channel, PushError> {
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(channel) = channels.get(endpoint) {
+            return Ok(channel.clone());
+        }
+        // Presence may report a bare `host:port`.
+        let uri = if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("http://{endpoint}")
+        };
+        let channel = Endpoint::from_shared(uri)
+            .map_err(|error| {
+                PushError::Refused(anyhow::anyhow!(
+                    "invalid push endpoint {endpoint:?}: {error}"
+                ))
+            })?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        if channels.len() >= MAX_CHANNELS {
+            channels.clear();
+        }
+        channels.insert(endpoint.to_owned(), channel.clone());
+        Ok(channel)
+    }
+}
+
+/// The node id of a gateway instance registered as `{node_id}/gateway`.
+fn node_id(instance_id: &str) -> Option<NodeId> {
+    let node = instance_id.strip_suffix(ServiceName::Gateway.as_str())?;
+    NodeId::parse(node.strip_suffix('/')?).ok()
+}
+
+fn device(device: &Device) -> pb::DeviceRef {
+    pb::DeviceRef {
+        user_id: device.user_id.as_str().to_owned(),
+        session_id: device.session_id.as_str().to_owned(),
+        device_id: device.device_id.clone(),
+        node_id: device.node_id.as_str().to_owned(),
+    }
+}
+
+fn item(item: &PushItem) -> pb::PushItem {
+    pb::PushItem {
+        targets: item.targets.iter().map(device).collect(),
+        user_ids: item
+            .user_ids
+            .iter()
+            .map(|u| u.as_str().to_owned())
+            .collect(),
+        exclude_session_ids: item
+            .exclude_sessions
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        frame_type: item.frame.frame_type().to_owned(),
+        frame_json: item.frame.data_json().to_owned(),
+    }
+}
+
+#[async_trait]
+impl Gateways for RegistryGateways {
+    async fn nodes(&self) -> anyhow::Result<Vec<GatewayNode>> {
+        let instances = self.registry.resolve(ServiceName::Gateway).await?;
+        Ok(instances
+            .into_iter()
+            .map(|instance| GatewayNode {
+                node_id: node_id(&instance.id),
+                endpoint: instance.endpoint,
+            })
+            .collect())
+    }
+
+    async fn push(&self, endpoint: &str, items: &[PushItem]) -> Result<PushOutcome, PushError> {
+        let channel = self.channel(endpoint)?;
+        let mut request = tonic::Request::new(pb::PushRequest {
+            items: items.iter().map(item).collect(),
+        });
+        request.set_timeout(self.timeout);
+        let mut client = PushClient::new(channel);
+        let call = client.push(request);
+        let reply = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(reply)) => reply.into_inner(),
+            Ok(Err(status)) => {
+                return Err(match status.code() {
+                    Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Aborted
+                    | Code::Cancelled
+                    | Code::Unknown => PushError::Unreachable(status.into()),
+                    _ => PushError::Refused(status.into()),
+                });
+            }
+            Err(_) => {
+                return Err(PushError::Unreachable(anyhow::anyhow!(
+                    "no answer within {:?}",
+                    self.timeout
+                )));
+            }
+        };
+        let mut outcome = PushOutcome::default();
+        for result in reply.results {
+            outcome.delivered = outcome.delivered.saturating_add(result.delivered);
+            outcome.offline = outcome
+                .offline
+                .saturating_add(u32::try_from(result.offline.len()).unwrap_or(u32::MAX));
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_come_from_instance_ids() {
+        assert_eq!(node_id("node-a/gateway"), NodeId::parse("node-a").ok());
+        assert_eq!(node_id("static:http://10.0.0.5:7100"), None);
+        assert_eq!(node_id("node-a/presence"), None);
+        assert_eq!(node_id("/gateway"), None);
+        assert_eq!(node_id("gateway"), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! The gateway's client of the conversation service (contacts, friend requests, blocks,
+//! conversations, members): every call found through the registry and bounded by a
+//! deadline, its failures reduced to one [`ConversationError`].
+
+use crate::downstream;
+use crate::http::ApiError;
+use im_contracts::v1::conversation_service_client::ConversationServiceClient;
+use im_runtime::ServiceName;
+use im_runtime::grpc::Clients;
+use std::fmt;
+use std::time::Duration;
+use tonic::Status;
+use tonic::transport::Channel;
+
+/// How long any call to the conversation service may take, end to end.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// A failed conversation call, as a gRPC status (transport failures and timeouts included).
+#[derive(Debug, Clone)]
+pub struct ConversationError(pub Status);
+
+impl fmt::Display for ConversationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "conversation: {:?}: {}", self.0.code(), self.0.message())
+    }
+}
+
+impl std::error::Error for ConversationError {}
+
+impl From<ConversationError> for ApiError {
+    fn from(error: ConversationError) -> Self {
+        ApiError::from_status(ServiceName::Conversation, &error.0)
+    }
+}
+
+#[derive(Clone)]
+pub struct Conversation {
+    clients: Clients,
+    deadline: Duration,
+}
+
+impl Conversation {
+    pub fn new(clients: Clients) -> Self {
+        Self {
+            clients,
+            deadline: DEADLINE,
+        }
+    }
+
+    /// Runs one RPC of `ConversationService`: `call` gets a client and a request carrying
+    /// the deadline (`grpc-timeout`), and the whole exchange is cut off at that deadline
+    /// here too.
+    pub async fn call<Req, Res, F, Fut>(
+        &self,
+        request: Req,
+        call: F,
+    ) -> Result<Res, ConversationError>
+    where
+        F: FnOnce(ConversationServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
+    {
+        downstream::call(
+            &self.clients,
+            ServiceName::Conversation,
+            self.deadline,
+            ConversationServiceClient::new,
+            request,
+            call,
+        )
+        .await
+        .map_err(ConversationError)
+    }
+}
