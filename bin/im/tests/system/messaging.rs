@@ -53,8 +53,26 @@ fn texts(messages: &BTreeMap<u64, Value>) -> Vec<String> {
 
 #[tokio::test]
 async fn a_direct_chat_arrives_once_in_order_and_survives_going_offline() {
+    direct_chat(&[]).await;
+}
+
+/// The same on the production adapters: MariaDB for every database, Redis for kv.
+#[tokio::test]
+async fn a_direct_chat_on_mariadb_and_redis() {
+    let (Some(server), Some(redis)) = (im_testkit::mysql_server(), im_testkit::redis()) else {
+        return;
+    };
+    let prefix = im_testkit::unique_name("im_chat");
+    let url = format!("{server}/{prefix}_{{service}}");
+    direct_chat(&[("IM__DATABASE__URL", &url), ("IM__KV__URL", &redis)]).await;
+    crate::mysql::drop_databases(&server, &prefix).await;
+}
+
+async fn direct_chat(envs: &[(&str, &str)]) {
     let dir = tempfile::tempdir().unwrap();
-    let im = ImProcess::start(dir.path(), |_| {});
+    let im = ImProcess::start(dir.path(), |command| {
+        command.envs(envs.iter().copied());
+    });
     let api = Api::new(&im);
     let base = im.http_url("");
     let alice = user(&api, "alice", "laptop").await;
@@ -396,4 +414,79 @@ async fn receipts_unread_recall_edit_and_delete_for_me_reach_every_device() {
     let bobs = seqs(api.get(&path, &bob.token).await);
     assert_eq!(alices, [1, 2, 3]);
     assert_eq!(bobs, [1, 2]);
+}
+
+#[tokio::test]
+async fn presence_typing_and_revocation_over_the_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let im = ImProcess::start(dir.path(), |_| {});
+    let api = Api::new(&im);
+    let base = im.http_url("");
+    let alice = user(&api, "alice", "laptop").await;
+    let bob = user(&api, "bob", "phone").await;
+    befriend(&api, &alice, &bob).await;
+    let direct = api
+        .post(
+            "/api/v1/conversations/direct",
+            Some(&alice.token),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    let conversation = direct.body["id"].as_str().unwrap().to_owned();
+
+    let mut a = Client::connect(&base, &alice.token).await;
+    let subscribed = a
+        .request("presence.subscribe", json!({"user_ids": [bob.id]}))
+        .await;
+    assert_eq!(subscribed["type"], "presence.subscribe.ack", "{subscribed}");
+    let offline = expect_frame(&mut a, "presence", |f| {
+        f["data"]["user_id"] == bob.id.as_str()
+    })
+    .await;
+    assert_eq!(offline["data"]["online"], false);
+
+    // bob connects: alice is told, and the REST view agrees
+    let mut b = Client::connect(&base, &bob.token).await;
+    let online = expect_frame(&mut a, "presence", |f| f["data"]["online"] == true).await;
+    assert_eq!(online["data"]["user_id"], bob.id.as_str());
+    let status = api
+        .get(
+            &format!("/api/v1/presence?user_ids={}", bob.id),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.body["items"][0]["online"], true);
+
+    // typing reaches the other side only
+    let typing = b
+        .request("typing", json!({"conversation_id": conversation}))
+        .await;
+    assert_eq!(typing["type"], "typing.ack", "{typing}");
+    let seen = expect_frame(&mut a, "typing", |_| true).await;
+    assert_eq!(seen["data"]["user_id"], bob.id.as_str());
+
+    // logging out closes bob's socket within a second, with a reason
+    let logout = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            Some(&bob.token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    let started = std::time::Instant::now();
+    let mut revoked = false;
+    while let Some(frame) = b.next_frame(Duration::from_secs(2)).await {
+        revoked |= frame["type"] == "session.revoked";
+    }
+    assert!(revoked, "a session.revoked frame before the close");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "closed within about a second"
+    );
+    let offline = expect_frame(&mut a, "presence", |f| f["data"]["online"] == false).await;
+    assert_eq!(offline["data"]["user_id"], bob.id.as_str());
 }
