@@ -4,7 +4,10 @@
 use crate::config::DatabaseConfig;
 use crate::secret::SecretUrl;
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqlErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
@@ -60,6 +63,49 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Db
 /// Whether `error` is a unique-key violation (a 409 at the edge, never a 500).
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Starts a write transaction: IMMEDIATE on SQLite, so it takes the write lock at once
+/// instead of upgrading a read lock mid-transaction (which SQLite refuses with BUSY).
+/// On MySQL it is a plain transaction; callers take their row locks explicitly.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}
+
+/// Whether `error` is a transaction losing to another: a deadlock, a lock wait timeout,
+/// a row changed under a snapshot (MySQL), or a busy database (SQLite). Such a
+/// transaction is safe to retry from the start.
+pub fn is_lost_race(error: &DbErr) -> bool {
+    use sea_orm::sqlx;
+    let (DbErr::Exec(RuntimeErr::SqlxError(error))
+    | DbErr::Query(RuntimeErr::SqlxError(error))
+    | DbErr::Conn(RuntimeErr::SqlxError(error))) = error
+    else {
+        return false;
+    };
+    let sqlx::Error::Database(error) = error.as_ref() else {
+        return false;
+    };
+    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // 1020 record changed since last read, 1205 lock wait timeout, 1213 deadlock.
+        return matches!(mysql.number(), 1020 | 1205 | 1213);
+    }
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        // SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
+        let code: i64 = error
+            .code()
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_default();
+        return matches!(code & 0xff, 5 | 6);
+    }
+    false
 }
 
 fn prepare_sqlite_file(url: &str) -> Result<(), DbError> {

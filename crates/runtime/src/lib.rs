@@ -1,6 +1,7 @@
 //! The shared runtime of every IM service, written once: configuration, telemetry, the
 //! ports (database, kv, bus, registry, object store) with their adapters chosen by URL
-//! scheme, the transactional outbox, gRPC plumbing, health and graceful shutdown.
+//! scheme, the transactional outbox, keyset paging, gRPC plumbing, health and graceful
+//! shutdown.
 //!
 //! Dependency rule: this crate never depends on a service crate; services depend on it.
 
@@ -15,6 +16,7 @@ pub mod kv;
 pub mod metrics;
 pub mod objects;
 pub mod outbox;
+pub mod paging;
 pub mod registry;
 pub mod secret;
 pub mod service;

@@ -4,6 +4,16 @@
 //! (which the project's test command sets), a missing MariaDB or Redis fails the tests
 //! that need it, so such a run can never pass without exercising every backend. In a bare
 //! `cargo test` elsewhere they are skipped with a note on stderr.
+//!
+//! Service test harnesses build on [`TestDatabases`] (fresh SQL databases, dropped
+//! afterwards), [`run_then_clean_up`] (cleanup even when a scenario panics) and
+//! [`on_every_backend!`] (one test per backend for each scenario).
+
+mod databases;
+mod scenario;
+
+pub use databases::{SqlBackend, TestDatabases};
+pub use scenario::run_then_clean_up;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;

@@ -98,6 +98,14 @@ async fn contract(url: &SecretUrl) {
     assert!(db::is_unique_violation(&duplicate), "{duplicate:?}");
     let duplicate_key = widget("w1", "other", 2).insert(&conn).await.unwrap_err();
     assert!(db::is_unique_violation(&duplicate_key), "{duplicate_key:?}");
+    // ... and it is not mistaken for a lost race, which would be retried in vain
+    assert!(!db::is_lost_race(&duplicate), "{duplicate:?}");
+
+    // a write transaction commits like any other
+    let txn = db::begin_write(&conn).await.unwrap();
+    widget("w0", "zeroth", 0).insert(&txn).await.unwrap();
+    widget::Entity::delete_by_id("w0").exec(&txn).await.unwrap();
+    txn.commit().await.unwrap();
 
     // a rolled-back transaction leaves nothing behind
     let txn = conn.begin().await.unwrap();
@@ -141,6 +149,36 @@ async fn sqlite_keeps_the_contract() {
         dir.path().join("nested/dir/test.db").exists(),
         "file and directories created"
     );
+}
+
+#[tokio::test]
+async fn sqlite_writer_losing_the_lock_is_a_lost_race() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = SecretUrl::new(format!("sqlite://{}/race.db", dir.path().display()));
+    let holder = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    db::migrate::<Migrator>(&holder).await.unwrap();
+    // One connection that gives up at once instead of waiting out the busy timeout.
+    let single = DatabaseConfig {
+        max_connections: 1,
+        ..DatabaseConfig::default()
+    };
+    let rival = db::connect(&url, &single).await.unwrap();
+    rival
+        .execute_unprepared("PRAGMA busy_timeout = 0")
+        .await
+        .unwrap();
+
+    // IMMEDIATE: the first writer holds the write lock before touching anything
+    let txn = db::begin_write(&holder).await.unwrap();
+    let lost = db::begin_write(&rival).await.unwrap_err();
+    assert!(db::is_lost_race(&lost), "{lost:?}");
+    txn.rollback().await.unwrap();
+    db::begin_write(&rival)
+        .await
+        .unwrap()
+        .commit()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

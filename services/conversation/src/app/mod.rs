@@ -15,14 +15,13 @@ mod groups;
 mod joins;
 mod members;
 mod membership;
-mod paging;
 mod queries;
 
 pub use activity::MessageActivity;
 pub use groups::{ConversationChanges, NewGroup};
 pub use joins::JoinOutcome;
 
-pub use paging::{PageRequest, Paged};
+pub use im_runtime::paging::{PageRequest, Paged};
 pub use queries::{ConversationView, SendCheck};
 
 use crate::domain::{
@@ -63,6 +62,13 @@ pub enum AppError {
     Raced,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// A cursor no page of ours handed out is the client's mistake (400 `invalid_cursor`).
+impl From<im_runtime::paging::InvalidCursor> for AppError {
+    fn from(_: im_runtime::paging::InvalidCursor) -> Self {
+        Self::InvalidCursor
+    }
 }
 
 impl From<crate::ports::StoreError> for AppError {

@@ -19,11 +19,7 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    MySql,
-}
+pub use im_testkit::SqlBackend as Backend;
 
 /// How a scenario wants the service set up.
 #[derive(Debug, Clone)]
@@ -91,8 +87,7 @@ pub struct TestApp {
 struct Running {
     app: TestApp,
     shutdown: Shutdown,
-    mysql: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    databases: im_testkit::TestDatabases,
 }
 
 /// Runs `scenario` against a fresh service on `backend`, then drops the database even
@@ -106,39 +101,27 @@ where
     let Some(running) = start(backend, options).await else {
         return;
     };
-    let outcome = tokio::spawn(scenario(running.app.clone())).await;
-    running.shutdown.trigger();
-    if let Some((server, name)) = running.mysql {
-        let db = sea_orm::Database::connect(format!("{server}/{name}"))
-            .await
-            .unwrap();
-        db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    }
-    if let Err(failure) = outcome {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    let cleanup = async move {
+        running.shutdown.trigger();
+        running.databases.drop_all(execute).await;
+    };
+    im_testkit::run_then_clean_up(scenario(running.app.clone()), cleanup).await;
+}
+
+/// Runs one statement of testkit's cleanup with our driver (testkit has none).
+async fn execute(url: String, statement: String) {
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    db.execute_unprepared(&statement).await.unwrap();
+    db.close().await.unwrap();
 }
 
 async fn start(backend: Backend, options: Options) -> Option<Running> {
-    let dir = tempfile::tempdir().unwrap();
+    let mut databases = im_testkit::TestDatabases::new(backend)?;
     let mut config = Config {
-        data_dir: dir.path().to_owned(),
+        data_dir: databases.dir().to_owned(),
         ..Config::default()
     };
-    let (url, mysql) = match backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}/conversation.db", dir.path().display()),
-            None,
-        ),
-        Backend::MySql => {
-            let server = im_testkit::mysql_server()?;
-            let name = im_testkit::unique_name("im_conversation_test");
-            (format!("{server}/{name}"), Some((server, name)))
-        }
-    };
+    let url = databases.url("conversation");
     config.services.insert(
         "conversation".to_owned(),
         ServiceConfig {
@@ -169,27 +152,21 @@ async fn start(backend: Backend, options: Options) -> Option<Running> {
             bus,
         },
         shutdown,
-        mysql,
-        _dir: dir,
+        databases,
     })
 }
 
 /// Generates `sqlite` and `mysql` tests for each scenario function named, optionally
 /// with `options = <expr>;` (evaluated inside the scenario's module: use `super::…`).
 macro_rules! on_every_backend {
-    (options = $options:expr; $($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                crate::harness::run(crate::harness::Backend::Sqlite, $options, super::$scenario).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                crate::harness::run(crate::harness::Backend::MySql, $options, super::$scenario).await;
-            }
-        }
-    )+};
+    (options = $options:expr; $($scenario:ident),+ $(,)?) => {
+        im_testkit::on_every_backend!(
+            run = crate::harness::run;
+            args = ($options);
+            backends = [sqlite => im_testkit::SqlBackend::Sqlite, mysql => im_testkit::SqlBackend::MySql];
+            $($scenario),+
+        );
+    };
     ($($scenario:ident),+ $(,)?) => {
         crate::harness::on_every_backend!(
             options = crate::harness::Options::default();

@@ -7,11 +7,10 @@ mod access;
 mod accounts;
 mod keys;
 mod moderation;
-mod paging;
 mod sessions;
 mod tokens;
 
-pub use paging::{PageRequest, Paged};
+pub use im_runtime::paging::{PageRequest, Paged};
 pub use sessions::{LoginCommand, RefreshCommand, TokenPair};
 pub use tokens::TokenInfo;
 
@@ -68,6 +67,13 @@ pub enum AppError {
     TooManyIds { max: usize },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+/// A cursor no page of ours handed out is the client's mistake (400 `invalid_cursor`).
+impl From<im_runtime::paging::InvalidCursor> for AppError {
+    fn from(_: im_runtime::paging::InvalidCursor) -> Self {
+        Self::InvalidCursor
+    }
 }
 
 pub type AppResult<T> = Result<T, AppError>;

@@ -19,11 +19,7 @@ pub const PER_ACCOUNT_AND_IP: u32 = 3;
 pub const PER_IP: u32 = 6;
 pub const WINDOW_S: u64 = 60;
 
-#[derive(Debug, Clone, Copy)]
-pub enum Backend {
-    Sqlite,
-    MySql,
-}
+pub use im_testkit::SqlBackend as Backend;
 
 /// A running identity service and what a test needs to talk to it.
 #[derive(Clone)]
@@ -38,8 +34,7 @@ pub struct TestApp {
 struct Running {
     app: TestApp,
     shutdown: Shutdown,
-    mysql: Option<(String, String)>,
-    _dir: tempfile::TempDir,
+    databases: im_testkit::TestDatabases,
 }
 
 /// Runs `scenario` against a fresh identity on `backend`, then drops the database even
@@ -53,26 +48,24 @@ where
     let Some(running) = start(backend).await else {
         return;
     };
-    let outcome = tokio::spawn(scenario(running.app.clone())).await;
-    running.shutdown.trigger();
-    if let Some((server, name)) = running.mysql {
-        let db = sea_orm::Database::connect(format!("{server}/{name}"))
-            .await
-            .unwrap();
-        db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
-            .await
-            .unwrap();
-        db.close().await.unwrap();
-    }
-    if let Err(failure) = outcome {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    let cleanup = async move {
+        running.shutdown.trigger();
+        running.databases.drop_all(execute).await;
+    };
+    im_testkit::run_then_clean_up(scenario(running.app.clone()), cleanup).await;
+}
+
+/// Runs one statement of testkit's cleanup with our driver (testkit has none).
+async fn execute(url: String, statement: String) {
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    db.execute_unprepared(&statement).await.unwrap();
+    db.close().await.unwrap();
 }
 
 async fn start(backend: Backend) -> Option<Running> {
-    let dir = tempfile::tempdir().unwrap();
+    let mut databases = im_testkit::TestDatabases::new(backend)?;
     let mut config = Config {
-        data_dir: dir.path().to_owned(),
+        data_dir: databases.dir().to_owned(),
         ..Config::default()
     };
     config.auth.login_limits = LoginLimits {
@@ -81,17 +74,7 @@ async fn start(backend: Backend) -> Option<Running> {
         per_ip: PER_IP,
         per_account: 100,
     };
-    let (url, mysql) = match backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}/identity.db", dir.path().display()),
-            None,
-        ),
-        Backend::MySql => {
-            let server = im_testkit::mysql_server()?;
-            let name = im_testkit::unique_name("im_identity_test");
-            (format!("{server}/{name}"), Some((server, name)))
-        }
-    };
+    let url = databases.url("identity");
     config.services.insert(
         "identity".to_owned(),
         ServiceConfig {
@@ -119,26 +102,20 @@ async fn start(backend: Backend) -> Option<Running> {
             ctx,
         },
         shutdown,
-        mysql,
-        _dir: dir,
+        databases,
     })
 }
 
 /// Generates `sqlite` and `mysql` tests for each scenario function named.
 macro_rules! on_every_backend {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                crate::harness::run(crate::harness::Backend::Sqlite, super::$scenario).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                crate::harness::run(crate::harness::Backend::MySql, super::$scenario).await;
-            }
-        }
-    )+};
+    ($($scenario:ident),+ $(,)?) => {
+        im_testkit::on_every_backend!(
+            run = crate::harness::run;
+            args = ();
+            backends = [sqlite => im_testkit::SqlBackend::Sqlite, mysql => im_testkit::SqlBackend::MySql];
+            $($scenario),+
+        );
+    };
 }
 pub(crate) use on_every_backend;
 

@@ -157,30 +157,24 @@ where
         kv,
     };
 
-    let outcome = tokio::spawn(scenario(app)).await;
-    shutdown.trigger();
-    // Every other key expires on its own; the node list is the one kept for good.
-    inner.delete(&format!("{prefix}:nodes")).await.unwrap();
-    if let Err(failure) = outcome {
-        std::panic::resume_unwind(failure.into_panic());
-    }
+    let cleanup = async move {
+        shutdown.trigger();
+        // Every other key expires on its own; the node list is the one kept for good.
+        inner.delete(&format!("{prefix}:nodes")).await.unwrap();
+    };
+    im_testkit::run_then_clean_up(scenario(app), cleanup).await;
 }
 
 /// Generates `memory` and `redis` tests for each scenario function named.
 macro_rules! on_every_backend {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                crate::harness::run(crate::harness::Backend::Memory, super::$scenario).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                crate::harness::run(crate::harness::Backend::Redis, super::$scenario).await;
-            }
-        }
-    )+};
+    ($($scenario:ident),+ $(,)?) => {
+        im_testkit::on_every_backend!(
+            run = crate::harness::run;
+            args = ();
+            backends = [memory => crate::harness::Backend::Memory, redis => crate::harness::Backend::Redis];
+            $($scenario),+
+        );
+    };
 }
 pub(crate) use on_every_backend;
 

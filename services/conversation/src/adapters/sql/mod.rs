@@ -18,7 +18,7 @@ mod tx;
 pub use tx::SqlTx;
 
 use crate::ports::StoreError;
-use sea_orm::{DatabaseConnection, DbErr, RuntimeErr};
+use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::prelude::*;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -59,37 +59,6 @@ fn insert_error(error: DbErr) -> StoreError {
     } else {
         StoreError::Other(error.into())
     }
-}
-
-/// Whether `error` is a transaction losing to another: a deadlock, a lock wait timeout,
-/// a row changed under a snapshot (MySQL), or a busy database (SQLite).
-fn is_lost_race(error: &DbErr) -> bool {
-    use sea_orm::sqlx;
-    let (DbErr::Exec(RuntimeErr::SqlxError(error))
-    | DbErr::Query(RuntimeErr::SqlxError(error))
-    | DbErr::Conn(RuntimeErr::SqlxError(error))) = error
-    else {
-        return false;
-    };
-    let sqlx::Error::Database(error) = error.as_ref() else {
-        return false;
-    };
-    if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        // 1020 record changed since last read, 1205 lock wait timeout, 1213 deadlock.
-        return matches!(mysql.number(), 1020 | 1205 | 1213);
-    }
-    if error
-        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-        .is_some()
-    {
-        // SQLITE_BUSY and SQLITE_LOCKED with their extended codes.
-        let code: i64 = error
-            .code()
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_default();
-        return matches!(code & 0xff, 5 | 6);
-    }
-    false
 }
 
 /// Milliseconds and seqs are stored as BIGINT.

@@ -1,12 +1,13 @@
 //! Reads outside transactions and the single-statement writes of the store port.
 
-use super::{SqlStore, SqlTx, contacts, conversations, is_lost_race, membership};
+use super::{SqlStore, SqlTx, contacts, conversations, membership};
 use crate::domain::{
     Activity, BlockedUser, Blocks, Contact, Conversation, ConversationId, FriendRequest,
     JoinRequest, Member, RequestDirection, RequestId, UserId,
 };
 use crate::ports::{Lock, MembershipLogPage, Store, UserConversation};
 use async_trait::async_trait;
+use im_runtime::db::is_lost_race;
 use sea_orm::DbErr;
 
 #[async_trait]

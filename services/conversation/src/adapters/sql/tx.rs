@@ -9,11 +9,11 @@ use crate::domain::{
 };
 use crate::ports::{Lock, StoreError, Transaction};
 use async_trait::async_trait;
+use im_runtime::db::begin_write;
 use im_runtime::outbox;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -26,27 +26,17 @@ pub struct SqlTx {
 }
 
 impl SqlStore {
-    /// A write transaction: IMMEDIATE on SQLite (it takes the write lock at once).
-    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
-    }
-
     pub(super) async fn begin_locked(&self, lock: Lock<'_>) -> anyhow::Result<SqlTx> {
         let txn = match lock {
-            Lock::Nothing => self.begin_write().await?,
+            Lock::Nothing => begin_write(&self.db).await?,
             Lock::Conversation(id) => {
-                let txn = self.begin_write().await?;
+                let txn = begin_write(&self.db).await?;
                 // A missing conversation locks nothing; the use case then finds none.
                 conversations::lock(&txn, id).await?;
                 txn
             }
             Lock::Pair(pair) => {
-                let txn = self.begin_write().await?;
+                let txn = begin_write(&self.db).await?;
                 if lock_pair(&txn, pair).await? {
                     txn
                 } else {
@@ -54,7 +44,7 @@ impl SqlStore {
                     // transaction (rivals doing the same do not deadlock), then lock it.
                     txn.rollback().await?;
                     ensure_pair(&self.db, pair).await?;
-                    let txn = self.begin_write().await?;
+                    let txn = begin_write(&self.db).await?;
                     if !lock_pair(&txn, pair).await? {
                         anyhow::bail!("the pair row vanished");
                     }

@@ -1,9 +1,10 @@
 //! Reads outside transactions and the single-statement writes of the store port.
 
-use super::{SqlStore, SqlTx, is_lost_race, messages};
+use super::{SqlStore, SqlTx, messages};
 use crate::domain::{ClientMsgId, ConversationId, Message, MessageId, UserId};
 use crate::ports::{Direction, SeqRange, Store};
 use async_trait::async_trait;
+use im_runtime::db::is_lost_race;
 use sea_orm::DbErr;
 use std::collections::HashMap;
 

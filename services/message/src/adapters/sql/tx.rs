@@ -5,10 +5,9 @@ use crate::adapters::events;
 use crate::domain::{ClientMsgId, ConversationId, EventEnvelope, Message, MessageId, UserId};
 use crate::ports::{StoreError, Transaction};
 use async_trait::async_trait;
+use im_runtime::db::begin_write;
 use im_runtime::outbox;
-use sea_orm::{
-    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
-};
+use sea_orm::DatabaseTransaction;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -21,27 +20,17 @@ pub struct SqlTx {
 }
 
 impl SqlStore {
-    /// A write transaction: IMMEDIATE on SQLite (it takes the write lock at once).
-    async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.db
-            .begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            })
-            .await
-    }
-
     pub(super) async fn begin_locked(
         &self,
         conversation: &ConversationId,
     ) -> anyhow::Result<SqlTx> {
-        let mut txn = self.begin_write().await?;
+        let mut txn = begin_write(&self.db).await?;
         if !messages::lock(&txn, conversation).await? {
             // The conversation's first change: make its counter row outside this
             // transaction (rivals doing the same do not deadlock), then lock it.
             txn.rollback().await?;
             messages::ensure_counter(&self.db, conversation).await?;
-            txn = self.begin_write().await?;
+            txn = begin_write(&self.db).await?;
             if !messages::lock(&txn, conversation).await? {
                 anyhow::bail!("the seq counter of {conversation} vanished");
             }
