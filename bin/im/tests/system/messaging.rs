@@ -188,12 +188,16 @@ async fn a_busy_group_gives_every_member_the_same_history() {
     assert_eq!(group.status, 201, "{}", group.body);
     let conversation = group.body["id"].as_str().unwrap().to_owned();
 
+    // each client connects and syncs, as apps do: from then on every message is pushed
     let mut clients = Vec::new();
     for u in &users {
-        clients.push(Client::connect(&base, &u.token).await);
+        let mut client = Client::connect(&base, &u.token).await;
+        client.sync(&conversation, 0).await;
+        clients.push(client);
     }
-    // every member sends at once
-    let sends = clients.into_iter().enumerate().map(|(i, mut client)| {
+    // every member sends at once, and keeps reading meanwhile (a client that stops
+    // reading is a slow consumer, which the gateway cuts off by design)
+    let runs = clients.into_iter().enumerate().map(|(i, mut client)| {
         let conversation = conversation.clone();
         async move {
             for n in 0..PER_SENDER {
@@ -202,18 +206,22 @@ async fn a_busy_group_gives_every_member_the_same_history() {
                     .await;
                 assert_eq!(ack["type"], "send.ack", "{ack}");
             }
-            client
+            // pushes are at-least-once; what was not pushed comes by sync
+            let mut seen = client
+                .collect_messages(&conversation, MEMBERS * PER_SENDER, PATIENCE)
+                .await;
+            let pushed = seen.values().filter(|m| m["type"] == "text").count();
+            assert_eq!(
+                pushed,
+                MEMBERS * PER_SENDER,
+                "client {i}: every message pushed live"
+            );
+            seen.extend(client.sync(&conversation, 0).await);
+            seen
         }
     });
-    let clients = futures::future::join_all(sends).await;
     let mut histories = Vec::new();
-    for mut client in clients {
-        // pushes are at-least-once and the group may have had system messages first:
-        // what was not pushed comes by sync
-        let mut seen = client
-            .collect_messages(&conversation, MEMBERS * PER_SENDER, PATIENCE)
-            .await;
-        seen.extend(client.sync(&conversation, 0).await);
+    for seen in futures::future::join_all(runs).await {
         // the group's own system messages (created, …) are interleaved by seq
         let total = *seen.keys().last().unwrap();
         assert_gapless(&seen, total, "a member");

@@ -84,8 +84,9 @@ impl Client {
         .await
     }
 
-    /// Collects pushed `message` frames until `count` distinct seqs of `conversation_id`
-    /// are known (duplicates are allowed by the protocol and dropped here), or `limit`.
+    /// Collects pushed `message` frames until `count` distinct user (non-system) messages
+    /// of `conversation_id` are known (duplicates are allowed by the protocol and dropped
+    /// here), or `limit`. Server-made system messages are kept but not counted.
     pub async fn collect_messages(
         &mut self,
         conversation_id: &str,
@@ -104,7 +105,7 @@ impl Client {
                     seen.insert(message["seq"].as_u64().unwrap(), message);
                 }
             }
-            if seen.len() >= count {
+            if seen.values().filter(|m| m["type"] != "system").count() >= count {
                 return seen;
             }
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());

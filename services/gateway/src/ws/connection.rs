@@ -18,6 +18,7 @@ use crate::http::{ApiError, AppState};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, StreamExt as _};
+use im_contracts::v1::{ConnectDeviceRequest, DeviceRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -125,8 +126,12 @@ async fn run(
         session_id: principal.session_id.clone(),
         device_id,
     };
-    let id = live.hub.register(holder, outbound.clone());
+    let device = live.hub.device(&holder);
+    let (id, first_of_session) = live.hub.register(holder, outbound.clone());
     tracing::debug!(connection = id, "connected");
+    if first_of_session {
+        announce(&live, device).await;
+    }
     // A revocation announced between the token check and the registration reached no
     // socket: check again now that this one can be found.
     let denylist = state.denylist();
@@ -430,4 +435,32 @@ async fn finish(sink: &mut SplitSink<WebSocket, Message>, close: Option<Close>) 
             tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
     }
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sink.close()).await;
+}
+
+/// How long a new connection waits for presence to know its device.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
+
+/// Tells presence about this device before the client's first frame is served. A client
+/// connects and then syncs; a message stored after that sync is found only by pushes,
+/// which are routed by presence, so presence must already know the device. The matching
+/// disconnect is queued by the hub only after this socket's frames are done, so it can
+/// never overtake this. Bounded, and a failure only logs (the next heartbeat re-records
+/// the device): presence being down never blocks a connection (DESIGN.md section 6).
+async fn announce(live: &super::Live, device: DeviceRef) {
+    let request = ConnectDeviceRequest {
+        device: Some(device),
+        ttl_s: 0,
+    };
+    let call = live
+        .presence
+        .call(request, |mut client, request| async move {
+            client.connect_device(request).await
+        });
+    match tokio::time::timeout(ANNOUNCE_WAIT, call).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(status)) => {
+            tracing::warn!(code = ?status.code(), "presence did not take a new device")
+        }
+        Err(_) => tracing::warn!("presence did not answer for a new device in time"),
+    }
 }

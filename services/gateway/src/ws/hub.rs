@@ -84,7 +84,8 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn device(&self, holder: &Holder) -> DeviceRef {
+    /// The device `holder` is, as presence knows it.
+    pub fn device(&self, holder: &Holder) -> DeviceRef {
         DeviceRef {
             user_id: holder.user_id.clone(),
             session_id: holder.session_id.clone(),
@@ -93,8 +94,9 @@ impl Hub {
         }
     }
 
-    /// Adds a connection; the first of its session is reported to presence.
-    pub fn register(&self, holder: Holder, outbound: Outbound) -> ConnectionId {
+    /// Adds a connection; true when it is the first of its session, which the caller
+    /// then announces to presence (awaited, before serving the socket's frames).
+    pub fn register(&self, holder: Holder, outbound: Outbound) -> (ConnectionId, bool) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self.write();
         let sockets = registry
@@ -102,11 +104,7 @@ impl Hub {
             .entry(holder.session_id.clone())
             .or_default();
         sockets.push(id);
-        if sockets.len() == 1 {
-            // Reported under the lock, so a session's connect and disconnect reach the
-            // reporter in the order they happened.
-            self.reports.connected(self.device(&holder));
-        }
+        let first = sockets.len() == 1;
         registry
             .users
             .entry(holder.user_id.clone())
@@ -121,7 +119,7 @@ impl Hub {
             },
         );
         metrics::gauge!(super::CONNECTIONS_METRIC).set(registry.connections.len() as f64);
-        id
+        (id, first)
     }
 
     /// Removes a connection; the last of its session is reported to presence.
@@ -340,7 +338,7 @@ mod tests {
 
     fn connect(hub: &Hub, user: &str, session: &str) -> (ConnectionId, Queued) {
         let (outbound, queued) = outbound::channel();
-        (hub.register(holder(user, session), outbound), queued)
+        (hub.register(holder(user, session), outbound).0, queued)
     }
 
     fn device(user: &str, session: &str) -> DeviceRef {
@@ -377,13 +375,18 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_reported_on_first_and_last_connection() {
         let (hub, mut changes) = hub();
-        let (first, _q1) = connect(&hub, "a", "s1");
-        let (second, _q2) = connect(&hub, "a", "s1");
-        assert_eq!(
-            changes.try_recv().unwrap(),
-            DeviceChange::Connected(device("a", "s1"))
+        let (outbound, _q1) = outbound::channel();
+        let (first, is_first) = hub.register(holder("a", "s1"), outbound);
+        let (outbound, _q2) = outbound::channel();
+        let (second, is_second_first) = hub.register(holder("a", "s1"), outbound);
+        assert!(
+            is_first && !is_second_first,
+            "only the session's first socket announces"
         );
-        assert!(changes.try_recv().is_err());
+        assert!(
+            changes.try_recv().is_err(),
+            "connects are announced by the connection"
+        );
         assert_eq!(hub.devices(), vec![device("a", "s1")]);
         hub.unregister(first);
         assert!(changes.try_recv().is_err());

@@ -1,7 +1,8 @@
-//! Telling presence which devices this node holds: ConnectDevice when a session's first
-//! socket opens, DisconnectDevice when its last one closes (both in the order they
-//! happened, from one queue), and a Heartbeat listing every device every
-//! [`HEARTBEAT_EVERY`], which also repairs reports that were lost.
+//! Telling presence which devices this node holds: DisconnectDevice when a session's
+//! last socket closes (queued, in order), and a Heartbeat listing every device every
+//! [`HEARTBEAT_EVERY`], which also repairs reports that were lost. ConnectDevice is sent
+//! by the connection itself, awaited before its frames are served (see
+//! `connection::announce`), so a client's first sync never races its registration.
 //!
 //! Presence being down never affects a connection (DESIGN.md section 6): reports are
 //! queued without waiting, failures logged, and a full queue drops reports (the next
@@ -9,9 +10,7 @@
 
 use crate::presence::Presence;
 use crate::ws::hub::Hub;
-use im_contracts::v1::{
-    ConnectDeviceRequest, DeviceRef, DisconnectDeviceRequest, HeartbeatRequest,
-};
+use im_contracts::v1::{DeviceRef, DisconnectDeviceRequest, HeartbeatRequest};
 use im_runtime::ServiceName;
 use im_runtime::registry::Registry;
 use std::sync::Arc;
@@ -31,7 +30,6 @@ const REPORT_QUEUE: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceChange {
-    Connected(DeviceRef),
     Disconnected(DeviceRef),
 }
 
@@ -43,10 +41,6 @@ impl DeviceReports {
     pub fn channel() -> (Self, mpsc::Receiver<DeviceChange>) {
         let (sender, receiver) = mpsc::channel(REPORT_QUEUE);
         (Self(sender), receiver)
-    }
-
-    pub fn connected(&self, device: DeviceRef) {
-        self.send(DeviceChange::Connected(device));
     }
 
     pub fn disconnected(&self, device: DeviceRef) {
@@ -69,20 +63,6 @@ pub fn spawn_reporter(
         while let Some(change) = changes.recv().await {
             let reported =
                 match &change {
-                    DeviceChange::Connected(device) => {
-                        presence
-                            .call(
-                                ConnectDeviceRequest {
-                                    device: Some(device.clone()),
-                                    ttl_s: 0,
-                                },
-                                |mut client, request| async move {
-                                    client.connect_device(request).await
-                                },
-                            )
-                            .await
-                            .map(drop)
-                    }
                     DeviceChange::Disconnected(device) => {
                         presence
                             .call(
