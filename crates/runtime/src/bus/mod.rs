@@ -8,8 +8,10 @@
 //! - delivery is at-least-once: a record is redelivered to the group unless it was
 //!   committed before the subscription went away.
 
+mod consume;
 mod memory;
 
+pub use consume::{Backoff, consume};
 pub use memory::MemoryBus;
 
 use crate::secret::SecretUrl;

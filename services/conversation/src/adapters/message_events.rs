@@ -10,52 +10,22 @@ use crate::ports::Ports;
 use im_contracts::topics::MESSAGE_EVENTS;
 use im_contracts::v1 as pb;
 use im_contracts::v1::message_event::Kind;
-use im_runtime::bus::{Bus, Delivery};
+use im_runtime::bus::{self, Backoff, Bus, Delivery};
 use prost::Message as _;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The consumer group of this service on the message topic.
 pub const GROUP: &str = "conversation";
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(50);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Runs until `stop` is cancelled, resubscribing whenever the subscription fails.
+/// Runs until `stop` is cancelled (see [`im_runtime::bus::consume`]).
 pub async fn consume<P: Ports>(bus: Arc<dyn Bus>, app: Arc<App<P>>, stop: CancellationToken) {
-    let mut backoff = FIRST_BACKOFF;
-    while !stop.is_cancelled() {
-        match bus.subscribe(MESSAGE_EVENTS, GROUP).await {
-            Ok(mut subscription) => loop {
-                let delivery = tokio::select! {
-                    delivery = subscription.next() => delivery,
-                    () = stop.cancelled() => return,
-                };
-                let delivery = match delivery {
-                    Ok(delivery) => delivery,
-                    Err(error) => {
-                        tracing::warn!(%error, "message event subscription failed; resubscribing");
-                        break;
-                    }
-                };
-                if !apply(&app, &delivery, &stop).await {
-                    return;
-                }
-                if let Err(error) = subscription.commit(&delivery).await {
-                    tracing::warn!(%error, "cannot commit a message event; resubscribing");
-                    break;
-                }
-                backoff = FIRST_BACKOFF;
-            },
-            Err(error) => {
-                tracing::warn!(%error, "cannot subscribe to message events");
-            }
-        }
-        if !pause(&mut backoff, &stop).await {
-            return;
-        }
-    }
+    let handler_stop = stop.clone();
+    bus::consume(bus, MESSAGE_EVENTS, GROUP, stop, |delivery| {
+        let (app, stop) = (app.clone(), handler_stop.clone());
+        async move { apply(&app, &delivery, &stop).await }
+    })
+    .await;
 }
 
 /// Applies one delivery, retrying until the database takes it; false when stopped.
@@ -63,7 +33,7 @@ async fn apply<P: Ports>(app: &App<P>, delivery: &Delivery, stop: &CancellationT
     let Some(activity) = decode(delivery) else {
         return true;
     };
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::default();
     loop {
         match app.apply_message_activity(activity.clone()).await {
             Ok(()) => return true,
@@ -75,19 +45,9 @@ async fn apply<P: Ports>(app: &App<P>, delivery: &Delivery, stop: &CancellationT
                 );
             }
         }
-        if !pause(&mut backoff, stop).await {
+        if !backoff.pause(stop).await {
             return false;
         }
-    }
-}
-
-/// Sleeps `backoff` (then doubles it); false when stopped meanwhile.
-async fn pause(backoff: &mut Duration, stop: &CancellationToken) -> bool {
-    let wait = *backoff;
-    *backoff = (*backoff * 2).min(MAX_BACKOFF);
-    tokio::select! {
-        () = tokio::time::sleep(wait) => true,
-        () = stop.cancelled() => false,
     }
 }
 
