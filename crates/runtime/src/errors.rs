@@ -44,6 +44,35 @@ pub fn retry_after(status: &Status) -> Option<u64> {
         .and_then(|text| text.parse().ok())
 }
 
+/// How long a client should wait before retrying when a service's database is down.
+const DATABASE_RETRY_AFTER_S: u64 = 2;
+
+/// The status for a failure no rule anticipated, in `service`: an unreachable database
+/// is an outage (Unavailable `unavailable` with a retry hint), anything else a bug
+/// (Internal `internal`). Details go to the log only, never to the caller.
+pub fn unexpected(service: &str, error: &anyhow::Error) -> Status {
+    let database_down = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<sea_orm::DbErr>(),
+            Some(sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_))
+        )
+    });
+    if database_down {
+        tracing::warn!(
+            service,
+            error = format!("{error:#}"),
+            "database unavailable"
+        );
+        let message = format!("the {service} service is temporarily unavailable");
+        return with_retry_after(
+            status(Code::Unavailable, "unavailable", message),
+            DATABASE_RETRY_AFTER_S,
+        );
+    }
+    tracing::error!(service, error = format!("{error:#}"), "request failed");
+    status(Code::Internal, "internal", "internal error")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +87,23 @@ mod tests {
         assert_eq!(error_code(&status), Some("too_many_attempts"));
         assert_eq!(retry_after(&status), Some(30));
         assert_eq!(error_code(&Status::internal("x")), None);
+    }
+
+    #[test]
+    fn unexpected_failures_hide_details_and_tell_outages_from_bugs() {
+        let down = anyhow::Error::new(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+            "refused".into(),
+        )))
+        .context("load the user");
+        let status = unexpected("identity", &down);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(error_code(&status), Some("unavailable"));
+        assert!(retry_after(&status).is_some());
+        assert!(!status.message().contains("refused"));
+
+        let bug = unexpected("identity", &anyhow::anyhow!("secret detail"));
+        assert_eq!(bug.code(), Code::Internal);
+        assert_eq!(error_code(&bug), Some("internal"));
+        assert!(!bug.message().contains("secret"));
     }
 }

@@ -44,6 +44,22 @@ async fn befriend(api: &Api, a: &User, b: &User) {
     assert_eq!(accepted.status, 200, "{}", accepted.body);
 }
 
+/// alice (on her laptop) and bob (on his phone), friends, and their direct conversation.
+async fn friends_in_a_direct_chat(api: &Api) -> (User, User, String) {
+    let alice = user(api, "alice", "laptop").await;
+    let bob = user(api, "bob", "phone").await;
+    befriend(api, &alice, &bob).await;
+    let direct = api
+        .post(
+            "/api/v1/conversations/direct",
+            Some(&alice.token),
+            json!({"user_id": bob.id}),
+        )
+        .await;
+    assert!(matches!(direct.status, 200 | 201), "{}", direct.body);
+    (alice, bob, direct.body["id"].as_str().unwrap().to_owned())
+}
+
 fn texts(messages: &BTreeMap<u64, Value>) -> Vec<String> {
     messages
         .values()
@@ -75,17 +91,7 @@ async fn direct_chat(envs: &[(&str, &str)]) {
     });
     let api = Api::new(&im);
     let base = im.http_url("");
-    let alice = user(&api, "alice", "laptop").await;
-    let bob = user(&api, "bob", "phone").await;
-    befriend(&api, &alice, &bob).await;
-    let direct = api
-        .post(
-            "/api/v1/conversations/direct",
-            Some(&alice.token),
-            json!({"user_id": bob.id}),
-        )
-        .await;
-    let conversation = direct.body["id"].as_str().unwrap().to_owned();
+    let (alice, bob, conversation) = friends_in_a_direct_chat(&api).await;
 
     let mut a = Client::connect(&base, &alice.token).await;
     let mut b = Client::connect(&base, &bob.token).await;
@@ -286,17 +292,7 @@ async fn receipts_unread_recall_edit_and_delete_for_me_reach_every_device() {
     let im = ImProcess::start(dir.path(), |_| {});
     let api = Api::new(&im);
     let base = im.http_url("");
-    let alice = user(&api, "alice", "laptop").await;
-    let bob = user(&api, "bob", "phone").await;
-    befriend(&api, &alice, &bob).await;
-    let direct = api
-        .post(
-            "/api/v1/conversations/direct",
-            Some(&alice.token),
-            json!({"user_id": bob.id}),
-        )
-        .await;
-    let conversation = direct.body["id"].as_str().unwrap().to_owned();
+    let (alice, bob, conversation) = friends_in_a_direct_chat(&api).await;
     let bob_tablet = api.login("bob", "tablet").await;
 
     let mut a = Client::connect(&base, &alice.token).await;
@@ -430,17 +426,7 @@ async fn presence_typing_and_revocation_over_the_socket() {
     let im = ImProcess::start(dir.path(), |_| {});
     let api = Api::new(&im);
     let base = im.http_url("");
-    let alice = user(&api, "alice", "laptop").await;
-    let bob = user(&api, "bob", "phone").await;
-    befriend(&api, &alice, &bob).await;
-    let direct = api
-        .post(
-            "/api/v1/conversations/direct",
-            Some(&alice.token),
-            json!({"user_id": bob.id}),
-        )
-        .await;
-    let conversation = direct.body["id"].as_str().unwrap().to_owned();
+    let (alice, bob, conversation) = friends_in_a_direct_chat(&api).await;
 
     let mut a = Client::connect(&base, &alice.token).await;
     let subscribed = a

@@ -9,12 +9,8 @@ use crate::ports::Ports;
 use im_contracts::v1 as pb;
 use im_contracts::v1::identity_server::Identity;
 use im_runtime::errors::{status, with_retry_after};
-use sea_orm::DbErr;
 use std::sync::Arc;
 use tonic::{Code, Request, Response, Status};
-
-/// Seconds a caller should wait when the database is unreachable.
-const UNAVAILABLE_RETRY_S: u64 = 5;
 
 pub struct IdentityGrpc<P: Ports> {
     app: Arc<App<P>>,
@@ -45,16 +41,6 @@ fn validation_code(error: &ValidationError) -> &'static str {
         ValidationError::Role => "invalid_role",
         ValidationError::ImplicitRole => "implicit_role",
     }
-}
-
-/// Whether the failure is the database being unreachable (a 503, not a 500).
-fn database_unavailable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<DbErr>(),
-            Some(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
-        )
-    })
 }
 
 /// The one mapping from use-case errors to gRPC statuses (of both identity services).
@@ -91,24 +77,7 @@ pub(super) fn to_status(error: AppError) -> Status {
         AppError::RoleNotAssigned => status(Code::NotFound, "role_not_assigned", message),
         AppError::InvalidCursor => status(Code::InvalidArgument, "invalid_cursor", message),
         AppError::TooManyIds { .. } => status(Code::InvalidArgument, "too_many_ids", message),
-        AppError::Unexpected(error) if database_unavailable(&error) => {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "identity database unavailable"
-            );
-            with_retry_after(
-                status(
-                    Code::Unavailable,
-                    "unavailable",
-                    "identity is temporarily unavailable",
-                ),
-                UNAVAILABLE_RETRY_S,
-            )
-        }
-        AppError::Unexpected(error) => {
-            tracing::error!(error = format!("{error:#}"), "identity request failed");
-            status(Code::Internal, "internal", "internal error")
-        }
+        AppError::Unexpected(error) => im_runtime::errors::unexpected("identity", &error),
     }
 }
 
@@ -444,13 +413,13 @@ mod tests {
 
     #[test]
     fn an_unreachable_database_is_unavailable_and_details_stay_inside() {
-        let down = anyhow::Error::new(DbErr::ConnectionAcquire(
+        let down = anyhow::Error::new(sea_orm::DbErr::ConnectionAcquire(
             sea_orm::error::ConnAcquireErr::Timeout,
         ))
         .context("load user");
         let status = to_status(AppError::Unexpected(down));
         assert_eq!(status.code(), Code::Unavailable);
-        assert_eq!(retry_after(&status), Some(UNAVAILABLE_RETRY_S));
+        assert!(retry_after(&status).is_some_and(|seconds| seconds > 0));
 
         let bug = to_status(AppError::Unexpected(anyhow::anyhow!("secret detail")));
         assert_eq!(bug.code(), Code::Internal);

@@ -3,7 +3,6 @@
 use crate::app::AppError;
 use crate::domain::{Refusal, ValidationError};
 use im_runtime::errors::{status, with_retry_after};
-use sea_orm::DbErr;
 use tonic::{Code, Status};
 
 /// Seconds a caller should wait when the database is unreachable or too contended.
@@ -44,16 +43,6 @@ fn refusal(error: &Refusal) -> (Code, &'static str) {
     }
 }
 
-/// Whether the failure is the database being unreachable (a 503, not a 500).
-fn database_unavailable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<DbErr>(),
-            Some(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
-        )
-    })
-}
-
 pub fn to_status(error: AppError) -> Status {
     let message = error.to_string();
     match error {
@@ -76,24 +65,7 @@ pub fn to_status(error: AppError) -> Status {
         AppError::Contention | AppError::Raced => {
             with_retry_after(status(Code::Aborted, "contention", message), RETRY_AFTER_S)
         }
-        AppError::Unexpected(error) if database_unavailable(&error) => {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                "conversation database unavailable"
-            );
-            with_retry_after(
-                status(
-                    Code::Unavailable,
-                    "unavailable",
-                    "the conversation service is temporarily unavailable",
-                ),
-                RETRY_AFTER_S,
-            )
-        }
-        AppError::Unexpected(error) => {
-            tracing::error!(error = format!("{error:#}"), "conversation request failed");
-            status(Code::Internal, "internal", "internal error")
-        }
+        AppError::Unexpected(error) => im_runtime::errors::unexpected("conversation", &error),
     }
 }
 

@@ -3,7 +3,6 @@
 use crate::app::AppError;
 use crate::domain::{Refusal, ValidationError};
 use im_runtime::errors::{status, with_retry_after};
-use sea_orm::DbErr;
 use tonic::{Code, Status};
 
 /// Seconds a caller should wait when a dependency is unreachable or too contended.
@@ -38,16 +37,6 @@ fn refusal(error: &Refusal) -> (Code, &'static str) {
     }
 }
 
-/// Whether the failure is the database being unreachable (a 503, not a 500).
-fn database_unavailable(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<DbErr>(),
-            Some(DbErr::ConnectionAcquire(_) | DbErr::Conn(_))
-        )
-    })
-}
-
 pub fn to_status(error: AppError) -> Status {
     let message = error.to_string();
     match error {
@@ -68,21 +57,7 @@ pub fn to_status(error: AppError) -> Status {
         AppError::Contention | AppError::Raced => {
             with_retry_after(status(Code::Aborted, "contention", message), RETRY_AFTER_S)
         }
-        AppError::Unexpected(error) if database_unavailable(&error) => {
-            tracing::warn!(error = format!("{error:#}"), "message database unavailable");
-            with_retry_after(
-                status(
-                    Code::Unavailable,
-                    "unavailable",
-                    "the message service is temporarily unavailable",
-                ),
-                RETRY_AFTER_S,
-            )
-        }
-        AppError::Unexpected(error) => {
-            tracing::error!(error = format!("{error:#}"), "message request failed");
-            status(Code::Internal, "internal", "internal error")
-        }
+        AppError::Unexpected(error) => im_runtime::errors::unexpected("message", &error),
     }
 }
 
