@@ -5,7 +5,7 @@ use crate::wiring::{self, Built};
 use anyhow::Context as _;
 use im_runtime::health::{self, Health};
 use im_runtime::registry::Instance;
-use im_runtime::{Config, Infra, ServiceContext, ServiceName, Shutdown, grpc, http, metrics};
+use im_runtime::{Config, ServiceContext, ServiceName, Shutdown, grpc, http, metrics};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -26,7 +26,7 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
         .trigger_on_signals()
         .context("install signal handlers")?;
 
-    let infra = Infra::connect(&config).await?;
+    let infra = wiring::infra(&config).await?;
     let ctx = ServiceContext::new(config.clone(), infra.clone());
     let mut health = Health::default();
     let mut tasks: JoinSet<Task> = JoinSet::new();

@@ -27,9 +27,26 @@ pub async fn build(name: ServiceName, ctx: &ServiceContext) -> anyhow::Result<Bu
     Ok(Built::Service(service))
 }
 
+/// Connects every port to the adapter its URL names: the distributed bus and registry
+/// adapters here (their crates link librdkafka and an etcd client, which only this
+/// binary needs), the others in `im-runtime`.
+pub async fn infra(config: &Config) -> anyhow::Result<Infra> {
+    let bus = match config.bus.url.scheme() {
+        "kafka" => im_bus_kafka::connect(&config.bus.url).await,
+        _ => im_runtime::bus::connect(&config.bus.url).await,
+    }
+    .with_context(|| format!("bus at {}", config.bus.url))?;
+    let registry = match config.registry.url.scheme() {
+        "etcd" => im_registry_etcd::connect(&config.registry).await,
+        _ => im_runtime::registry::connect(&config.registry),
+    }
+    .with_context(|| format!("registry at {}", config.registry.url))?;
+    Infra::assemble(config, bus, registry).await
+}
+
 /// A context for one-off commands (migrate, admin) on the configured adapters.
 pub async fn context(config: Config) -> anyhow::Result<ServiceContext> {
-    let infra = Infra::connect(&config).await?;
+    let infra = infra(&config).await?;
     Ok(ServiceContext::new(Arc::new(config), infra))
 }
 

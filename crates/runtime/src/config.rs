@@ -2,6 +2,8 @@
 //! variables `IM__SECTION__KEY` (for example `IM__DATABASE__URL`, `IM__HTTP__ADDR`).
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 
+use crate::limits::Quota;
+use crate::resilience::ResilienceConfig;
 use crate::secret::SecretUrl;
 use crate::service::ServiceName;
 use figment::Figment;
@@ -42,6 +44,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     pub auth: AuthConfig,
     pub gateway: GatewayConfig,
+    /// Deadlines, retries and circuit breakers of outbound calls; load shedding.
+    pub resilience: ResilienceConfig,
     /// Per-service settings, keyed by [`ServiceName::config_key`] (`media_signal`, …).
     pub services: BTreeMap<String, ServiceConfig>,
 }
@@ -62,6 +66,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             auth: AuthConfig::default(),
             gateway: GatewayConfig::default(),
+            resilience: ResilienceConfig::default(),
             services: BTreeMap::new(),
         }
     }
@@ -273,6 +278,10 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<String>,
     /// Largest accepted request body of the JSON API.
     pub max_body_bytes: usize,
+    /// HTTP requests served at once (upgraded WebSockets do not count); beyond it the
+    /// gateway answers 503 `overloaded` at once instead of queueing. 0: no cap.
+    pub max_in_flight: usize,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for GatewayConfig {
@@ -292,6 +301,53 @@ impl Default for GatewayConfig {
             blocked_cidrs: Vec::new(),
             trusted_proxies: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            max_in_flight: 2048,
+            rate_limits: RateLimits::default(),
+        }
+    }
+}
+
+/// Request quotas at the gateway, per client address before login and per user after,
+/// with tighter ones on costly routes (answered 429 `rate_limited` with `Retry-After`).
+/// Shared between gateways through Redis when `kv.url` is Redis. A quota is given whole:
+/// `login = { rate = 20, period = 1, burst = 100 }` (`period` in seconds). The defaults
+/// stay out of the way of ordinary use and only stop floods.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// `false` turns every quota below off.
+    pub enabled: bool,
+    /// Every request without a signed-in caller (public routes, WebSocket upgrades), per
+    /// client address (an IPv6 client per /64).
+    pub per_ip: Quota,
+    /// Every request of a signed-in user, per user.
+    pub per_user: Quota,
+    /// `POST /api/v1/auth/login`, per client address.
+    pub login: Quota,
+    /// `POST /api/v1/auth/register`, per client address.
+    pub register: Quota,
+    /// `POST /api/v1/auth/refresh`, per client address.
+    pub refresh: Quota,
+    /// Sending messages (REST and WebSocket `send`), per user.
+    pub message_send: Quota,
+    /// `POST /api/v1/files`, per user.
+    pub upload: Quota,
+    /// Frames of one WebSocket connection.
+    pub ws_frames: Quota,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_ip: Quota::per_second(100, 200),
+            per_user: Quota::per_second(50, 200),
+            login: Quota::per_second(20, 100),
+            register: Quota::per_second(10, 100),
+            refresh: Quota::per_second(20, 100),
+            message_send: Quota::per_second(20, 100),
+            upload: Quota::per_second(5, 20),
+            ws_frames: Quota::per_second(20, 40),
         }
     }
 }
@@ -452,6 +508,61 @@ mod tests {
                     .gateway
                     .public_routes
                     .contains(&"POST /api/v1/auth/login".to_owned())
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn resilience_is_tuned_in_milliseconds() {
+        Jail::expect_with(|jail| {
+            jail.set_env("IM__RESILIENCE__DEADLINE_MS", "1500");
+            jail.set_env("IM__RESILIENCE__BREAKER__OPEN_MS", "250");
+            jail.set_env("IM__RESILIENCE__SERVER__MAX_CONCURRENT_CALLS", "8");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.resilience.deadline, Duration::from_millis(1500));
+            assert_eq!(
+                config.resilience.breaker.open_for,
+                Duration::from_millis(250)
+            );
+            assert_eq!(config.resilience.server.max_concurrent_calls, 8);
+            assert_eq!(config.resilience.retry.max_attempts, 3, "defaults stay");
+            jail.set_env("IM__RESILIENCE__DEADLINE", "1500");
+            assert!(Config::load(None).is_err(), "the unit is part of the key");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rate_limits_are_configured_quota_by_quota() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "IM__GATEWAY__RATE_LIMITS__LOGIN",
+                "{rate = 1, period = 60, burst = 3}",
+            );
+            jail.set_env("IM__GATEWAY__RATE_LIMITS__PER_USER__RATE", "5");
+            jail.set_env("IM__GATEWAY__RATE_LIMITS__PER_USER__PERIOD", "1");
+            jail.set_env("IM__GATEWAY__RATE_LIMITS__PER_USER__BURST", "10");
+            jail.set_env("IM__GATEWAY__MAX_IN_FLIGHT", "16");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            let limits = &config.gateway.rate_limits;
+            assert_eq!(
+                limits.login,
+                Quota::new(1, Duration::from_secs(60), 3).unwrap()
+            );
+            assert_eq!(limits.per_user, Quota::per_second(5, 10));
+            assert_eq!(limits.register, RateLimits::default().register);
+            assert!(limits.enabled);
+            assert_eq!(config.gateway.max_in_flight, 16);
+
+            jail.set_env("IM__GATEWAY__RATE_LIMITS__ENABLED", "false");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert!(!config.gateway.rate_limits.enabled);
+
+            jail.set_env("IM__GATEWAY__RATE_LIMITS__UPLOAD__BURST", "0");
+            assert!(
+                Config::load(None).is_err(),
+                "a quota is given whole and valid"
             );
             Ok(())
         });

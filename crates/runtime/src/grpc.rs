@@ -1,9 +1,13 @@
 //! gRPC plumbing shared by every service: serving a built [`Service`] with the standard
-//! health service beside it, and reaching other services through the registry.
+//! health service beside it and load shedding in front, and reaching other services
+//! through the registry over [`ResilientChannel`]s.
 
 use crate::health::{ReadinessCheck, service_report};
 use crate::metrics::GrpcMetricsLayer;
 use crate::registry::Registry;
+use crate::resilience::{
+    CircuitBreaker, LoadShedLayer, ResilienceConfig, ResilientChannel, Target, idempotent,
+};
 use crate::service::{Service, ServiceName};
 use crate::shutdown::Shutdown;
 use async_trait::async_trait;
@@ -24,7 +28,8 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Serves `service` plus `grpc.health.v1.Health` on `listener` until `shutdown` fires,
 /// then drains in-flight calls. Health reports SERVING for the overall server ("") and
-/// for the service's gRPC name while its required readiness checks pass.
+/// for the service's gRPC name while its required readiness checks pass. Calls beyond
+/// the service's concurrency limit are refused at once ([`LoadShedLayer`]).
 pub async fn serve(
     service: Service,
     listener: TcpListener,
@@ -46,6 +51,7 @@ pub async fn serve(
     let routes = service.routes.add_service(health_service);
     let served = Server::builder()
         .layer(GrpcMetricsLayer)
+        .layer(LoadShedLayer::new(service.name, &service.limits))
         .add_routes(routes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal())
         .await;
@@ -89,16 +95,18 @@ async fn watch_readiness(
 }
 
 /// Channels to other services, found through the registry. A channel is reused until
-/// the set of live instances of its service changes.
+/// the set of live instances of its service changes; each service keeps one circuit
+/// breaker across such changes.
 #[derive(Clone)]
 pub struct Clients {
     registry: Arc<dyn Registry>,
     connect_timeout: Duration,
+    resilience: Arc<ResilienceConfig>,
     cache: Arc<Mutex<HashMap<ServiceName, CachedChannel>>>,
 }
 
 /// A channel and the endpoints it balances over.
-type CachedChannel = (Vec<String>, Channel);
+type CachedChannel = (Vec<String>, ResilientChannel);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -111,16 +119,19 @@ pub enum ClientError {
 }
 
 impl Clients {
-    pub fn new(registry: Arc<dyn Registry>) -> Self {
+    pub fn new(registry: Arc<dyn Registry>, resilience: &ResilienceConfig) -> Self {
         Self {
             registry,
             connect_timeout: Duration::from_secs(2),
+            resilience: Arc::new(resilience.clone()),
             cache: Arc::default(),
         }
     }
 
-    /// A lazily connecting channel balanced over every live instance of `service`.
-    pub async fn channel(&self, service: ServiceName) -> Result<Channel, ClientError> {
+    /// A lazily connecting channel balanced over every live instance of `service`,
+    /// with deadlines, the service's circuit breaker and retries of calls marked
+    /// [`idempotent`] (see [`crate::resilience`]).
+    pub async fn channel(&self, service: ServiceName) -> Result<ResilientChannel, ClientError> {
         let instances = self.registry.resolve(service).await?;
         if instances.is_empty() {
             return Err(ClientError::NoInstance(service));
@@ -135,6 +146,16 @@ impl Clients {
         {
             return Ok(channel.clone());
         }
+        let breaker = match cache.get(&service) {
+            Some((_, previous)) => previous.breaker().clone(),
+            None => CircuitBreaker::new(
+                Target {
+                    service,
+                    node: None,
+                },
+                &self.resilience.breaker,
+            ),
+        };
         let endpoints = instances
             .iter()
             .map(|instance| {
@@ -143,7 +164,11 @@ impl Clients {
                     .map_err(|_| ClientError::Endpoint(instance.endpoint.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let channel = Channel::balance_list(endpoints.into_iter());
+        let channel = ResilientChannel::new(
+            Channel::balance_list(endpoints.into_iter()),
+            breaker,
+            &self.resilience,
+        );
         cache.insert(service, (addresses, channel.clone()));
         Ok(channel)
     }
@@ -177,9 +202,9 @@ impl ReadinessCheck for DownstreamCheck {
             .channel(self.service)
             .await
             .map_err(|e| e.to_string())?;
-        let request = HealthCheckRequest {
+        let request = idempotent(tonic::Request::new(HealthCheckRequest {
             service: self.service.grpc_service().to_owned(),
-        };
+        }));
         let response = HealthClient::new(channel)
             .check(request)
             .await

@@ -67,6 +67,11 @@ impl ReadinessCheck for KvCheck {
         "kv"
     }
 
+    /// A store with a local fallback keeps the service working through an outage.
+    fn required(&self) -> bool {
+        !self.0.has_fallback()
+    }
+
     async fn check(&self) -> Result<(), String> {
         self.0.ping().await.map_err(|e| e.to_string())
     }

@@ -1,7 +1,7 @@
 //! The shared runtime of every IM service, written once: configuration, telemetry, the
 //! ports (database, kv, bus, registry, object store) with their adapters chosen by URL
-//! scheme, the transactional outbox, keyset paging, gRPC plumbing, health and graceful
-//! shutdown.
+//! scheme, the transactional outbox, keyset paging, gRPC plumbing with its resilience
+//! (deadlines, retries, circuit breakers, load shedding), health and graceful shutdown.
 //!
 //! Dependency rule: this crate never depends on a service crate; services depend on it.
 
@@ -13,11 +13,13 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod kv;
+pub mod limits;
 pub mod metrics;
 pub mod objects;
 pub mod outbox;
 pub mod paging;
 pub mod registry;
+pub mod resilience;
 pub mod secret;
 pub mod service;
 pub mod shutdown;

@@ -7,6 +7,7 @@ use crate::health::{DatabaseCheck, ReadinessCheck};
 use crate::kv::Kv;
 use crate::objects::ObjectStoreHandle;
 use crate::registry::Registry;
+use crate::resilience::ServerLimits;
 use crate::{bus, db, kv, objects, registry};
 use anyhow::Context as _;
 use sea_orm::DatabaseConnection;
@@ -112,11 +113,22 @@ pub struct Infra {
 }
 
 impl Infra {
-    /// Connects every port to the adapter its configured URL names.
+    /// Connects every port to the embedded or built-in adapter its configured URL names.
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let kv = kv::connect(&config.kv.url).await.context("kv")?;
         let bus = bus::connect(&config.bus.url).await.context("bus")?;
         let registry = registry::connect(&config.registry).context("registry")?;
+        Self::assemble(config, bus, registry).await
+    }
+
+    /// Connects the remaining ports around a `bus` and `registry` that the caller
+    /// connected itself (the distributed adapters live in their own crates, so that only
+    /// the binary links Kafka and etcd clients).
+    pub async fn assemble(
+        config: &Config,
+        bus: Arc<dyn Bus>,
+        registry: Arc<dyn Registry>,
+    ) -> anyhow::Result<Self> {
+        let kv = kv::connect(&config.kv.url).await.context("kv")?;
         let objects = objects::connect(&config.object_store_url()).context("object store")?;
         Ok(Self {
             kv,
@@ -153,6 +165,11 @@ impl ServiceContext {
             .with_context(|| format!("migrate the {service} database"))?;
         Ok(conn)
     }
+
+    /// An empty service named `name`, its server limits taken from the configuration.
+    pub fn service(&self, name: ServiceName) -> Service {
+        Service::new(name).with_limits(self.config.resilience.server.clone())
+    }
 }
 
 /// A built service, ready to be served on a gRPC listener by [`crate::grpc::serve`].
@@ -160,15 +177,25 @@ pub struct Service {
     pub name: ServiceName,
     pub routes: Routes,
     pub checks: Vec<Arc<dyn ReadinessCheck>>,
+    /// Load shedding of its gRPC server.
+    pub limits: ServerLimits,
 }
 
 impl Service {
+    /// An empty service with default server limits; [`ServiceContext::service`] takes
+    /// them from the configuration.
     pub fn new(name: ServiceName) -> Self {
         Self {
             name,
             routes: Routes::default(),
             checks: Vec::new(),
+            limits: ServerLimits::default(),
         }
+    }
+
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Adds a gRPC service (a generated `…Server::new(impl)`) to this service's listener.

@@ -9,8 +9,10 @@
 //! afterwards), [`run_then_clean_up`] (cleanup even when a scenario panics) and
 //! [`on_every_backend!`] (one test per backend for each scenario).
 
+pub mod contract;
 mod databases;
 mod scenario;
+pub mod servers;
 
 pub use databases::{SqlBackend, TestDatabases};
 pub use scenario::run_then_clean_up;
@@ -44,6 +46,27 @@ pub fn mysql_server() -> Option<String> {
 /// Under `CI=true` when the server is unreachable.
 pub fn redis() -> Option<String> {
     backend("IM_TEST_REDIS_URL", DEFAULT_REDIS_URL, 6379)
+}
+
+/// A Kafka-protocol broker used by tests, overridable with `IM_TEST_KAFKA_URL`.
+pub const DEFAULT_KAFKA_URL: &str = "kafka://127.0.0.1:9092";
+/// etcd used by tests, overridable with `IM_TEST_ETCD_URL`.
+pub const DEFAULT_ETCD_URL: &str = "etcd://127.0.0.1:2379";
+
+/// The Kafka bus URL (`kafka://host:port`), or `None` when unreachable outside CI.
+///
+/// # Panics
+/// Under `CI=true` when the broker is unreachable.
+pub fn kafka() -> Option<String> {
+    backend("IM_TEST_KAFKA_URL", DEFAULT_KAFKA_URL, 9092)
+}
+
+/// The etcd registry URL (`etcd://host:port`), or `None` when unreachable outside CI.
+///
+/// # Panics
+/// Under `CI=true` when etcd is unreachable.
+pub fn etcd() -> Option<String> {
+    backend("IM_TEST_ETCD_URL", DEFAULT_ETCD_URL, 2379)
 }
 
 /// A name no other test run uses: `prefix_<12 hex digits>`.

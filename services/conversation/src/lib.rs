@@ -63,7 +63,8 @@ pub async fn build_with_settings(
         stop.child_token(),
     ));
     tokio::spawn(prune_regularly(app.clone(), stop.child_token()));
-    Ok(Service::new(NAME)
+    Ok(ctx
+        .service(NAME)
         .with_database(db)
         .with_grpc(ConversationServiceServer::new(ConversationGrpc::new(
             app, stop,

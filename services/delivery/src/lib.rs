@@ -52,14 +52,24 @@ pub async fn build_with_settings(
     ctx: &ServiceContext,
     settings: Settings,
 ) -> anyhow::Result<Service> {
-    let clients = Clients::new(ctx.infra.registry.clone());
+    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
     let app = Arc::new(App::<Production>::new(
         GrpcConversations::new(clients.clone(), settings.lookup_timeout),
         GrpcPresence::new(clients.clone(), settings.lookup_timeout),
-        RegistryGateways::new(ctx.infra.registry.clone(), settings.push_timeout),
+        RegistryGateways::new(
+            ctx.infra.registry.clone(),
+            settings.push_timeout,
+            &ctx.config.resilience,
+        ),
         settings,
     ));
     let stop = CancellationToken::new();
+    tokio::spawn(consumer::forget_on_membership_changes(
+        ctx.infra.bus.clone(),
+        app.clone(),
+        ctx.config.node_id.clone(),
+        stop.child_token(),
+    ));
     for topic in [MESSAGES, CONVERSATIONS] {
         tokio::spawn(consumer::consume(
             ctx.infra.bus.clone(),
@@ -75,7 +85,8 @@ pub async fn build_with_settings(
     ]
     .into_iter()
     .fold(
-        Service::new(NAME).with_check(BusCheck(ctx.infra.bus.clone())),
+        ctx.service(NAME)
+            .with_check(BusCheck(ctx.infra.bus.clone())),
         |service, downstream| service.with_check(DownstreamCheck::new(clients.clone(), downstream)),
     );
     Ok(service.with_grpc(DeliveryServer::new(DeliveryGrpc::new(app, stop))))

@@ -14,7 +14,8 @@ const NAME: ServiceName = ServiceName::File;
 /// Connects the service's adapters, migrates its database and returns it ready to serve.
 pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Service> {
     let db = ctx.database::<Migrator>(NAME).await?;
-    Ok(Service::new(NAME)
+    Ok(ctx
+        .service(NAME)
         .with_database(db)
         .with_check(ObjectStoreCheck(ctx.infra.objects.clone())))
 }

@@ -7,13 +7,9 @@ use crate::http::ApiError;
 use im_contracts::v1::conversation_service_client::ConversationServiceClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::ResilientChannel;
 use std::fmt;
-use std::time::Duration;
 use tonic::Status;
-use tonic::transport::Channel;
-
-/// How long any call to the conversation service may take, end to end.
-const DEADLINE: Duration = Duration::from_secs(5);
 
 /// A failed conversation call, as a gRPC status (transport failures and timeouts included).
 #[derive(Debug, Clone)]
@@ -36,33 +32,29 @@ impl From<ConversationError> for ApiError {
 #[derive(Clone)]
 pub struct Conversation {
     clients: Clients,
-    deadline: Duration,
 }
 
 impl Conversation {
     pub fn new(clients: Clients) -> Self {
-        Self {
-            clients,
-            deadline: DEADLINE,
-        }
+        Self { clients }
     }
 
-    /// Runs one RPC of `ConversationService`: `call` gets a client and a request carrying
-    /// the deadline (`grpc-timeout`), and the whole exchange is cut off at that deadline
-    /// here too.
+    /// Runs one RPC of `ConversationService`: `call` gets a client and a request, and the
+    /// channel bounds it by the shared deadline (`resilience.deadline_ms`). Mark a read
+    /// with `im_runtime::resilience::idempotent` to have it retried.
     pub async fn call<Req, Res, F, Fut>(
         &self,
         request: Req,
         call: F,
     ) -> Result<Res, ConversationError>
     where
-        F: FnOnce(ConversationServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(ConversationServiceClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         downstream::call(
             &self.clients,
             ServiceName::Conversation,
-            self.deadline,
+            None,
             ConversationServiceClient::new,
             request,
             call,

@@ -5,9 +5,9 @@ use crate::downstream;
 use im_contracts::v1::delivery_client::DeliveryClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::ResilientChannel;
 use std::time::Duration;
 use tonic::Status;
-use tonic::transport::Channel;
 
 /// Ephemeral frames are worthless late: a short deadline.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -29,13 +29,13 @@ impl Delivery {
     /// Runs one RPC of `Delivery`, bounded like every downstream call.
     pub async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, Status>
     where
-        F: FnOnce(DeliveryClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(DeliveryClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         downstream::call(
             &self.clients,
             ServiceName::Delivery,
-            self.deadline,
+            Some(self.deadline),
             DeliveryClient::new,
             request,
             call,

@@ -1,20 +1,23 @@
 //! One call to another service, as every gateway client makes it: the channel found
-//! through the registry, a deadline sent along (`grpc-timeout`) and enforced here too,
-//! and every failure (no instance, transport, timeout) reduced to a gRPC status.
+//! through the registry, which brings the deadline, the service's circuit breaker and
+//! retries of calls marked idempotent (`im_runtime::resilience`); optionally a deadline
+//! shorter than the shared default; and every failure (no instance, transport,
+//! timeout, open circuit) reduced to a gRPC status.
 
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::ResilientChannel;
 use std::time::Duration;
 use tonic::Status;
-use tonic::transport::Channel;
 
 /// Runs one RPC of `service`: `client` wraps the channel, `call` gets that client and a
-/// request carrying the deadline.
+/// request carrying `deadline` when one is given. A read marks the request with
+/// `im_runtime::resilience::idempotent` to be retried.
 pub async fn call<Client, Req, Res, F, Fut>(
     clients: &Clients,
     service: ServiceName,
-    deadline: Duration,
-    client: fn(Channel) -> Client,
+    deadline: Option<Duration>,
+    client: fn(ResilientChannel) -> Client,
     request: Req,
     call: F,
 ) -> Result<Res, Status>
@@ -27,12 +30,10 @@ where
         .await
         .map_err(|e| Status::unavailable(e.to_string()))?;
     let mut request = tonic::Request::new(request);
-    request.set_timeout(deadline);
-    match tokio::time::timeout(deadline, call(client(channel), request)).await {
-        Ok(Ok(response)) => Ok(response.into_inner()),
-        Ok(Err(status)) => Err(status),
-        Err(_) => Err(Status::deadline_exceeded(format!(
-            "no answer within {deadline:?}"
-        ))),
+    if let Some(deadline) = deadline {
+        request.set_timeout(deadline);
     }
+    call(client(channel), request)
+        .await
+        .map(tonic::Response::into_inner)
 }

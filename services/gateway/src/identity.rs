@@ -8,13 +8,9 @@ use im_contracts::v1::access_control_client::AccessControlClient;
 use im_contracts::v1::identity_client::IdentityClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::ResilientChannel;
 use std::fmt;
-use std::time::Duration;
 use tonic::Status;
-use tonic::transport::Channel;
-
-/// How long any call to identity may take, end to end.
-const DEADLINE: Duration = Duration::from_secs(5);
 
 /// A failed identity call, as a gRPC status (transport failures and timeouts included).
 #[derive(Debug, Clone)]
@@ -37,23 +33,19 @@ impl From<IdentityError> for ApiError {
 #[derive(Clone)]
 pub struct Identity {
     clients: Clients,
-    deadline: Duration,
 }
 
 impl Identity {
     pub fn new(clients: Clients) -> Self {
-        Self {
-            clients,
-            deadline: DEADLINE,
-        }
+        Self { clients }
     }
 
-    /// Runs one RPC of the `Identity` service: `call` gets a client and a request
-    /// carrying the deadline (`grpc-timeout`), and the whole exchange is cut off at that
-    /// deadline here too.
+    /// Runs one RPC of the `Identity` service: `call` gets a client and a request, and
+    /// the channel bounds it by the shared deadline (`resilience.deadline_ms`). Mark a
+    /// read with `im_runtime::resilience::idempotent` to have it retried.
     pub async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, IdentityError>
     where
-        F: FnOnce(IdentityClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(IdentityClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         self.run(IdentityClient::new, request, call).await
@@ -66,7 +58,7 @@ impl Identity {
         call: F,
     ) -> Result<Res, IdentityError>
     where
-        F: FnOnce(AccessControlClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(AccessControlClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         self.run(AccessControlClient::new, request, call).await
@@ -74,7 +66,7 @@ impl Identity {
 
     async fn run<Client, Req, Res, F, Fut>(
         &self,
-        client: fn(Channel) -> Client,
+        client: fn(ResilientChannel) -> Client,
         request: Req,
         call: F,
     ) -> Result<Res, IdentityError>
@@ -85,7 +77,7 @@ impl Identity {
         downstream::call(
             &self.clients,
             ServiceName::Identity,
-            self.deadline,
+            None,
             client,
             request,
             call,

@@ -12,6 +12,7 @@ mod identity;
 mod message;
 mod messaging;
 mod presence;
+mod throttle;
 mod ws;
 
 use auth::{Auth, BackgroundTasks, Denylist, PublicRoutes, TokenVerifier, TrustedProxies};
@@ -25,11 +26,13 @@ use im_runtime::health::{Health, KvCheck, ReadinessCheck};
 use im_runtime::{Service, ServiceContext, ServiceName};
 use std::sync::Arc;
 use std::time::Duration;
+use throttle::{EdgeLimits, InFlight};
 use tokio::sync::broadcast;
 
 pub use auth::Revocation;
 pub use authz::{AccessRules, Authorizer, DENIED_METRIC, Decision, DenyReason};
 pub use http::{ApiError, openapi_document};
+pub use throttle::{OVERLOADED_METRIC, RATE_LIMITED_METRIC};
 
 const NAME: ServiceName = ServiceName::Gateway;
 
@@ -91,12 +94,12 @@ impl PublicHttp {
 
 /// Connects the gateway's adapters and returns it ready to serve.
 pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Gateway> {
-    let clients = Clients::new(ctx.infra.registry.clone());
+    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
     let http = public_http(ctx, clients.clone())?;
     let rules = AccessRulesCheck(http.state.auth.authorizer.clone());
     let push = PushServer::new(ws::PushService::new(http.state.live.hub.clone()));
     let service = DOWNSTREAM.into_iter().fold(
-        Service::new(NAME)
+        ctx.service(NAME)
             .with_grpc(push)
             .with_check(KvCheck(ctx.infra.kv.clone()))
             .with_check(rules),
@@ -156,9 +159,11 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
         proxies: TrustedProxies::parse(&config.gateway.trusted_proxies)?,
         authorizer,
     };
+    let limiter = im_runtime::limits::connect(&config.kv.url)?;
+    let limits = Arc::new(EdgeLimits::new(limiter, &config.gateway.rate_limits));
     let mut tasks = BackgroundTasks::default();
     // Before the denylist feed starts, so the live side sees every revocation.
-    let (live, live_tasks) = ws::start(ctx, clients, denylist.clone());
+    let (live, live_tasks) = ws::start(ctx, clients, denylist.clone(), limits.clone());
     for task in live_tasks {
         tasks.push(task);
     }
@@ -178,6 +183,8 @@ fn public_http(ctx: &ServiceContext, clients: Clients) -> anyhow::Result<PublicH
             access,
             auth: Arc::new(auth),
             max_body_bytes: config.gateway.max_body_bytes,
+            limits,
+            in_flight: InFlight::new(config.gateway.max_in_flight),
             _tasks: Arc::new(tasks),
         },
     })

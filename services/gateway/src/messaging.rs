@@ -8,6 +8,7 @@ use crate::http::views::{MessageView, required};
 use crate::message::Message;
 use im_contracts::v1::{MarkReadRequest, MessageType, SendRequest, SyncCursor, SyncRequest};
 use im_runtime::ServiceName;
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -167,7 +168,7 @@ pub async fn sync_page(
     };
     let page = service
         .call(request, |mut client, request| async move {
-            client.sync(request).await
+            client.sync(idempotent(request)).await
         })
         .await
         .map_err(|status| from_message(&status))?;

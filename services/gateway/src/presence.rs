@@ -6,9 +6,9 @@ use crate::downstream;
 use im_contracts::v1::presence_client::PresenceClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::ResilientChannel;
 use std::time::Duration;
 use tonic::Status;
-use tonic::transport::Channel;
 
 /// How long any call to presence may take, end to end.
 const DEADLINE: Duration = Duration::from_secs(2);
@@ -30,13 +30,13 @@ impl Presence {
     /// Runs one RPC of `Presence`, bounded like every downstream call.
     pub async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, Status>
     where
-        F: FnOnce(PresenceClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(PresenceClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         downstream::call(
             &self.clients,
             ServiceName::Presence,
-            self.deadline,
+            Some(self.deadline),
             PresenceClient::new,
             request,
             call,

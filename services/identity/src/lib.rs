@@ -61,7 +61,8 @@ async fn build_with(ctx: &ServiceContext, hasher: Argon2Hasher) -> anyhow::Resul
     let app = Arc::new(new_app(ctx, db.clone(), hasher));
     app.load_keys().await?;
     tokio::spawn(reload_keys_regularly(Arc::downgrade(&app)));
-    Ok(Service::new(NAME)
+    Ok(ctx
+        .service(NAME)
         .with_database(db)
         .with_check(KvCheck(ctx.infra.kv.clone()))
         .with_grpc(IdentityServer::new(IdentityGrpc::new(app.clone())))

@@ -10,8 +10,9 @@ const NAME: ServiceName = ServiceName::MediaSignal;
 
 /// Connects the service's adapters and returns it ready to serve.
 pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Service> {
-    let clients = Clients::new(ctx.infra.registry.clone());
-    Ok(Service::new(NAME)
+    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
+    Ok(ctx
+        .service(NAME)
         .with_check(KvCheck(ctx.infra.kv.clone()))
         .with_check(DownstreamCheck::new(clients, ServiceName::Presence)))
 }

@@ -74,7 +74,7 @@ pub async fn build_with(
     let db = ctx.database::<Migrator>(NAME).await?;
     let relay = Relay::new(db.clone(), ctx.infra.bus.clone(), settings.outbox.clone());
     let store = SqlStore::new(db.clone(), relay.waker());
-    let clients = Clients::new(ctx.infra.registry.clone());
+    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
     let membership = adapters.membership.unwrap_or_else(|| {
         Arc::new(ConversationMembership::new(
             clients.clone(),
@@ -90,7 +90,8 @@ pub async fn build_with(
         app.clone(),
         stop.child_token(),
     ));
-    Ok(Service::new(NAME)
+    Ok(ctx
+        .service(NAME)
         .with_database(db)
         .with_check(BusCheck(ctx.infra.bus.clone()))
         .with_check(DownstreamCheck::new(clients, ServiceName::Conversation))

@@ -57,7 +57,8 @@ pub async fn build_with_settings(
     let app = Arc::new(App::<Production>::new(store, events, SystemClock, settings));
     let stop = CancellationToken::new();
     tokio::spawn(sweep_regularly(app.clone(), stop.child_token()));
-    Ok(Service::new(NAME)
+    Ok(ctx
+        .service(NAME)
         .with_check(KvCheck(kv))
         .with_grpc(PresenceServer::new(PresenceGrpc::new(app, stop))))
 }

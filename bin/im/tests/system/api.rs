@@ -32,7 +32,11 @@ impl Api {
     pub fn new(im: &ImProcess) -> Self {
         Self {
             base: im.http_url(""),
-            http: reqwest::Client::new(),
+            // Bounded, so a scenario with a dead server fails instead of hanging.
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()
+                .unwrap(),
         }
     }
 
@@ -54,10 +58,20 @@ impl Api {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.unwrap();
+        let response = match request.send().await {
+            Ok(response) => response,
+            // No HTTP answer at all (refused, reset): status 0, as a browser reports it.
+            Err(_) => {
+                return Reply {
+                    status: 0,
+                    headers: reqwest::header::HeaderMap::new(),
+                    body: Value::Null,
+                };
+            }
+        };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.unwrap();
+        let bytes = response.bytes().await.unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
 mod api;
+mod people;
 mod process;
 mod ws;
 

@@ -2,6 +2,7 @@
 //! presence): nothing lost, nothing twice, nothing reordered, on every device.
 
 use crate::api::{Api, token};
+use crate::people::{friends_in_a_direct_chat, group, user};
 use crate::process::ImProcess;
 use crate::ws::{Client, assert_gapless};
 use serde_json::{Value, json};
@@ -9,56 +10,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 const PATIENCE: Duration = Duration::from_secs(20);
-
-struct User {
-    id: String,
-    token: String,
-}
-
-async fn user(api: &Api, name: &str, device: &str) -> User {
-    let registered = api.register(name).await;
-    let login = api.login(name, device).await;
-    User {
-        id: registered["id"].as_str().unwrap().to_owned(),
-        token: token(&login).to_owned(),
-    }
-}
-
-async fn befriend(api: &Api, a: &User, b: &User) {
-    let request = api
-        .post(
-            "/api/v1/friend-requests",
-            Some(&a.token),
-            json!({"to_user_id": b.id}),
-        )
-        .await;
-    assert_eq!(request.status, 201, "{}", request.body);
-    let id = request.body["id"].as_str().unwrap();
-    let accepted = api
-        .post(
-            &format!("/api/v1/friend-requests/{id}/accept"),
-            Some(&b.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(accepted.status, 200, "{}", accepted.body);
-}
-
-/// alice (on her laptop) and bob (on his phone), friends, and their direct conversation.
-async fn friends_in_a_direct_chat(api: &Api) -> (User, User, String) {
-    let alice = user(api, "alice", "laptop").await;
-    let bob = user(api, "bob", "phone").await;
-    befriend(api, &alice, &bob).await;
-    let direct = api
-        .post(
-            "/api/v1/conversations/direct",
-            Some(&alice.token),
-            json!({"user_id": bob.id}),
-        )
-        .await;
-    assert!(matches!(direct.status, 200 | 201), "{}", direct.body);
-    (alice, bob, direct.body["id"].as_str().unwrap().to_owned())
-}
 
 fn texts(messages: &BTreeMap<u64, Value>) -> Vec<String> {
     messages
@@ -183,16 +134,8 @@ async fn a_busy_group_gives_every_member_the_same_history() {
     for i in 0..MEMBERS {
         users.push(user(&api, &format!("member{i:02}"), "d").await);
     }
-    let ids: Vec<&str> = users[1..].iter().map(|u| u.id.as_str()).collect();
-    let group = api
-        .post(
-            "/api/v1/groups",
-            Some(&users[0].token),
-            json!({"name": "busy", "member_ids": ids}),
-        )
-        .await;
-    assert_eq!(group.status, 201, "{}", group.body);
-    let conversation = group.body["id"].as_str().unwrap().to_owned();
+    let members: Vec<_> = users[1..].iter().collect();
+    let conversation = group(&api, &users[0], &members, "busy").await;
 
     // each client connects and syncs, as apps do: from then on every message is pushed
     let mut clients = Vec::new();

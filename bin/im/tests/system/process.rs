@@ -112,6 +112,12 @@ impl ImProcess {
         }
     }
 
+    /// The log lines printed since the last call (everything, the first time).
+    #[allow(dead_code)] // the cluster suite's
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+
     pub fn http_url(&self, path: &str) -> String {
         format!(
             "http://{}{path}",

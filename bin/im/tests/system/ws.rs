@@ -13,6 +13,7 @@ pub struct Client {
     next_id: u64,
     /// Frames that arrived while waiting for something else, in arrival order.
     pub pushed: Vec<Value>,
+    closed: bool,
 }
 
 impl Client {
@@ -28,6 +29,7 @@ impl Client {
             socket,
             next_id: 0,
             pushed: Vec::new(),
+            closed: false,
         }
     }
 
@@ -39,16 +41,24 @@ impl Client {
     pub async fn next_frame(&mut self, limit: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??
-                .ok()?;
-            match frame {
-                Frame::Text(text) => return serde_json::from_str(&text).ok(),
-                Frame::Close(_) => return None,
-                _ => {}
+            let Ok(next) = tokio::time::timeout_at(deadline, self.socket.next()).await else {
+                return None; // nothing in time; the socket is still open
+            };
+            match next {
+                Some(Ok(Frame::Text(text))) => return serde_json::from_str(&text).ok(),
+                Some(Ok(Frame::Close(_)) | Err(_)) | None => {
+                    self.closed = true;
+                    return None;
+                }
+                Some(Ok(_)) => {}
             }
         }
+    }
+
+    /// Whether the server closed the socket (or the connection broke).
+    #[allow(dead_code)] // the cluster suite's
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Sends a frame with a fresh id and returns the one reply carrying that id; every

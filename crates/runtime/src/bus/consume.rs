@@ -2,7 +2,7 @@
 //! service in order, commit it once handled, resubscribe with backoff when the
 //! subscription fails, stop on shutdown.
 
-use super::{Bus, Delivery};
+use super::{Bus, Delivery, StartAt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -50,11 +50,26 @@ impl Default for Backoff {
 /// `handle`, one at a time, in order. A record is committed after `handle` returns
 /// `true`; `false` means the service is stopping and leaves it uncommitted, to be
 /// delivered again (at-least-once). `handle` owns its retries: this loop never skips a
-/// record.
+/// record. A new group starts at the earliest record.
 pub async fn consume<F, Fut>(
     bus: Arc<dyn Bus>,
     topic: &str,
     group: &str,
+    stop: CancellationToken,
+    handle: F,
+) where
+    F: FnMut(Delivery) -> Fut,
+    Fut: Future<Output = bool>,
+{
+    consume_from(bus, topic, group, StartAt::Earliest, stop, handle).await;
+}
+
+/// [`consume`], with a new group starting at `start`.
+pub async fn consume_from<F, Fut>(
+    bus: Arc<dyn Bus>,
+    topic: &str,
+    group: &str,
+    start: StartAt,
     stop: CancellationToken,
     mut handle: F,
 ) where
@@ -63,7 +78,7 @@ pub async fn consume<F, Fut>(
 {
     let mut backoff = Backoff::default();
     while !stop.is_cancelled() {
-        match bus.subscribe(topic, group).await {
+        match bus.subscribe_from(topic, group, start).await {
             Ok(mut subscription) => loop {
                 let delivery = tokio::select! {
                     delivery = subscription.next() => delivery,

@@ -5,9 +5,10 @@
 //! guaranteed with a single consumer per group, which is how the all-in-one process
 //! runs. A new subscription resumes from the group's last commit, which redelivers
 //! whatever an earlier consumer took but did not commit (at-least-once). A group that
-//! joins late starts at the oldest retained record.
+//! joins late starts at the oldest retained record, or at the end of the log for
+//! [`StartAt::Latest`]. Each topic is a single partition, numbered 0.
 
-use super::{Bus, BusError, Delivery, Record, Subscription};
+use super::{Bus, BusError, Delivery, Record, StartAt, Subscription};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,15 +91,23 @@ impl Bus for MemoryBus {
         Ok(())
     }
 
-    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
         let name = topic.to_owned();
         let topic = self.topic(topic);
         {
             let mut log = lock(&topic.log);
-            let base = log.base;
+            let first = match start {
+                StartAt::Earliest => log.base,
+                StartAt::Latest => log.end(),
+            };
             let state = log.groups.entry(group.to_owned()).or_insert(Group {
-                next: base,
-                committed: base,
+                next: first,
+                committed: first,
             });
             // Resume after the last commit: whatever was handed out but not committed
             // is delivered again.
@@ -141,6 +150,7 @@ impl Subscription for MemorySubscription {
                     let record = log.records[index].clone();
                     return Ok(Delivery {
                         topic: self.name.clone(),
+                        partition: 0,
                         offset,
                         record,
                     });

@@ -1,9 +1,12 @@
 //! The kv/cache port: short-lived shared state (presence, revocations, limits, caches).
-//! `memory://` for one process, `redis://` when several processes must agree.
+//! `memory://` for one process, `redis://` when several processes must agree (with a
+//! local fallback while Redis is down).
 
+mod fallback;
 mod memory;
 mod redis;
 
+pub use fallback::FallbackKv;
 pub use memory::MemoryKv;
 pub use redis::RedisKv;
 
@@ -67,13 +70,20 @@ pub trait Kv: Send + Sync {
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, KvError>;
 
     async fn ping(&self) -> Result<(), KvError>;
+
+    /// Whether this store keeps working (on local state) when its backend is down, so
+    /// that a failing [`Kv::ping`] degrades the service instead of making it unready.
+    fn has_fallback(&self) -> bool {
+        false
+    }
 }
 
 /// Connects to the adapter named by the URL's scheme.
 pub async fn connect(url: &SecretUrl) -> Result<Arc<dyn Kv>, KvError> {
     match url.scheme() {
         "memory" => Ok(Arc::new(MemoryKv::default())),
-        "redis" | "rediss" => Ok(Arc::new(RedisKv::connect(url.expose()).await?)),
+        // Redis with a local fallback for outages (DESIGN.md section 6).
+        "redis" | "rediss" => Ok(Arc::new(FallbackKv::connect(url.expose()).await?)),
         other => Err(KvError::UnsupportedScheme(other.to_owned())),
     }
 }

@@ -254,3 +254,54 @@ async fn unreachable_redis_is_an_error_not_a_hang() {
     );
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[tokio::test]
+async fn redis_outage_is_served_locally_until_redis_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut redis) = im_testkit::servers::redis_server(dir.path()) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.port());
+    let kv = kv::connect(&SecretUrl::new(&url)).await.unwrap();
+    assert!(kv.has_fallback());
+    kv.set("before", b"shared", None).await.unwrap();
+    assert!(kv.ping().await.is_ok());
+
+    redis.kill();
+    let started = std::time::Instant::now();
+    // Every operation keeps answering, from local state, without waiting out timeouts.
+    kv.set("during", b"local", None).await.unwrap();
+    assert_eq!(
+        kv.get("during").await.unwrap().as_deref(),
+        Some(&b"local"[..])
+    );
+    assert_eq!(kv.increment("counter", 2, None).await.unwrap(), 2);
+    assert!(kv.ping().await.is_err(), "readiness shows the outage");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    redis.restart();
+    // Within a few probe intervals, operations reach Redis again (which kept nothing).
+    let back = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            kv.ping().await.ok();
+            let _ = kv.get("probe").await;
+            if kv.ping().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(back.is_ok(), "redis used again after it returned");
+    assert_eq!(
+        kv.get("during").await.unwrap(),
+        None,
+        "Redis is the store again"
+    );
+    let direct = kv::RedisKv::connect(&url).await.unwrap();
+    kv.set("after", b"shared", None).await.unwrap();
+    assert_eq!(
+        direct.get("after").await.unwrap().as_deref(),
+        Some(&b"shared"[..])
+    );
+}

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, Subscription};
+use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
 use im_runtime::config::DatabaseConfig;
 use im_runtime::db;
 use im_runtime::outbox::{self, OutboxRecord, Relay, RelaySettings};
@@ -56,8 +56,13 @@ impl Bus for FlakyBus {
         self.inner.publish(topic, record).await
     }
 
-    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe(topic, group).await
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_from(topic, group, start).await
     }
 
     async fn ping(&self) -> Result<(), BusError> {

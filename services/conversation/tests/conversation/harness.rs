@@ -7,7 +7,7 @@ use im_contracts::topics::{CONVERSATION_EVENTS, MESSAGE_EVENTS};
 use im_contracts::v1 as pb;
 use im_contracts::v1::conversation_service_client::ConversationServiceClient;
 use im_conversation::{RelaySettings, Settings};
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, Subscription};
+use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
 use im_runtime::config::ServiceConfig;
 use im_runtime::secret::SecretUrl;
 use im_runtime::{Config, Infra, ServiceContext, Shutdown};
@@ -68,8 +68,13 @@ impl Bus for SwitchableBus {
         self.inner.publish(topic, record).await
     }
 
-    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe(topic, group).await
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_from(topic, group, start).await
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::FutureExt as _;
 use im_contracts::topics::{CONVERSATION_EVENTS, MESSAGE_EVENTS};
 use im_contracts::v1 as pb;
-use im_runtime::bus::{Bus, Delivery};
+use im_runtime::bus::{Bus, Delivery, StartAt};
 use prost::Message as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,9 +91,15 @@ pub async fn consume<P: Ports>(
                 if !handle(&app, topic, &batch, &stop).await {
                     return;
                 }
-                let Some(last) = batch.last() else { break };
-                if let Err(error) = subscription.commit(last).await {
-                    tracing::warn!(topic = topic.name, %error, "cannot commit; resubscribing");
+                let mut committed = true;
+                for last in last_per_partition(&batch) {
+                    if let Err(error) = subscription.commit(last).await {
+                        tracing::warn!(topic = topic.name, %error, "cannot commit; resubscribing");
+                        committed = false;
+                        break;
+                    }
+                }
+                if !committed {
                     break;
                 }
                 backoff = first_backoff;
@@ -109,6 +115,49 @@ pub async fn consume<P: Ports>(
             return;
         }
     }
+}
+
+/// The last record of each partition in `batch`: committing it commits the records
+/// before it in that partition (offsets of different partitions do not compare).
+fn last_per_partition(batch: &[Delivery]) -> Vec<&Delivery> {
+    let mut last: Vec<&Delivery> = Vec::new();
+    for delivery in batch {
+        match last.iter_mut().find(|d| d.partition == delivery.partition) {
+            Some(known) if known.offset < delivery.offset => *known = delivery,
+            Some(_) => {}
+            None => last.push(delivery),
+        }
+    }
+    last
+}
+
+/// Forgets cached members on every membership change, on this instance: the group
+/// `delivery` hands each conversation event to one instance only, and the others must
+/// not keep pushing to a member list older than the change. A per-node group that
+/// starts at the latest record, since older changes predate this instance's cache.
+pub async fn forget_on_membership_changes<P: Ports>(
+    bus: Arc<dyn Bus>,
+    app: Arc<App<P>>,
+    node_id: String,
+    stop: CancellationToken,
+) {
+    let group = format!("{GROUP}-members-{node_id}");
+    im_runtime::bus::consume_from(
+        bus,
+        CONVERSATION_EVENTS,
+        &group,
+        StartAt::Latest,
+        stop,
+        |delivery| {
+            if let Ok(translated) = (CONVERSATIONS.translate)(delivery.record.payload)
+                && let Some(conversation) = &translated.forget
+            {
+                app.forget_members(conversation);
+            }
+            std::future::ready(true)
+        },
+    )
+    .await;
 }
 
 /// Delivers one batch, retrying while its recipients or the gateway nodes cannot be

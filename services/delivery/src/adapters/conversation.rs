@@ -1,5 +1,5 @@
 //! The conversation service, asked for members as a trusted internal caller (empty
-//! viewer), through the registry and within a deadline.
+//! viewer), through the registry and within a deadline (retried, being a read).
 
 use crate::domain::{ConversationId, Member, Role, UserId};
 use crate::ports::{Conversations, LookupError, MemberPage};
@@ -8,6 +8,7 @@ use im_contracts::v1 as pb;
 use im_contracts::v1::conversation_service_client::ConversationServiceClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::idempotent;
 use std::time::Duration;
 use tonic::Code;
 
@@ -53,20 +54,19 @@ impl Conversations for GrpcConversations {
             .channel(ServiceName::Conversation)
             .await
             .map_err(|error| LookupError::Unavailable(error.into()))?;
-        let mut request = tonic::Request::new(pb::ListMembersRequest {
+        let mut request = idempotent(tonic::Request::new(pb::ListMembersRequest {
             conversation_id: conversation.as_str().to_owned(),
             viewer_id: String::new(),
             page: Some(pb::Page {
                 limit: PAGE_LIMIT,
                 cursor: cursor.to_owned(),
             }),
-        });
+        }));
         request.set_timeout(self.timeout);
         let mut client = ConversationServiceClient::new(channel);
-        let call = client.list_members(request);
-        let reply = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(reply)) => reply.into_inner(),
-            Ok(Err(status)) => {
+        let reply = match client.list_members(request).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) => {
                 return Err(match status.code() {
                     Code::NotFound => LookupError::NotFound,
                     Code::InvalidArgument => {
@@ -77,14 +77,9 @@ impl Conversations for GrpcConversations {
                         );
                         LookupError::NotFound
                     }
+                    // Unreachable, too slow (the deadline) or its circuit open.
                     _ => LookupError::Unavailable(status.into()),
                 });
-            }
-            Err(_) => {
-                return Err(LookupError::Unavailable(anyhow::anyhow!(
-                    "listing members took longer than {:?}",
-                    self.timeout
-                )));
             }
         };
         Ok(MemberPage {

@@ -1,6 +1,6 @@
 //! The gateway nodes: listed by the registry (instances `{node_id}/gateway`), each
-//! reached at its own Push endpoint over a channel kept per endpoint, every push within
-//! a deadline.
+//! reached at its own Push endpoint over a channel kept per endpoint, with a circuit
+//! breaker per node, every push within a deadline.
 
 use crate::domain::{Device, NodeId, PushItem};
 use crate::ports::{GatewayNode, Gateways, PushError, PushOutcome};
@@ -9,11 +9,12 @@ use im_contracts::v1 as pb;
 use im_contracts::v1::push_client::PushClient;
 use im_runtime::ServiceName;
 use im_runtime::registry::Registry;
+use im_runtime::resilience::{CircuitBreaker, ResilienceConfig, ResilientChannel, Target};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// Channels kept before the cache starts over (gateway nodes come and go).
 const MAX_CHANNELS: usize = 1024;
@@ -22,19 +23,27 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct RegistryGateways {
     registry: Arc<dyn Registry>,
     timeout: Duration,
-    channels: Mutex<HashMap<String, Channel>>,
+    resilience: ResilienceConfig,
+    channels: Mutex<HashMap<String, ResilientChannel>>,
 }
 
 impl RegistryGateways {
-    pub fn new(registry: Arc<dyn Registry>, timeout: Duration) -> Self {
+    pub fn new(
+        registry: Arc<dyn Registry>,
+        timeout: Duration,
+        resilience: &ResilienceConfig,
+    ) -> Self {
         Self {
             registry,
             timeout,
+            resilience: resilience.clone(),
             channels: Mutex::default(),
         }
     }
 
-    fn channel(&self, endpoint: &str) -> Result<Channel, PushError> {
+    /// The channel to one node; a node that keeps failing has its circuit opened, so
+    /// pushes to it fail at once until it answers a probe again.
+    fn channel(&self, endpoint: &str) -> Result<ResilientChannel, PushError> {
         let mut channels = self
             .channels
             .lock()
@@ -57,6 +66,12 @@ impl RegistryGateways {
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .connect_lazy();
+        let node = Target {
+            service: ServiceName::Gateway,
+            node: Some(endpoint.to_owned()),
+        };
+        let breaker = CircuitBreaker::new(node, &self.resilience.breaker);
+        let channel = ResilientChannel::new(channel, breaker, &self.resilience);
         if channels.len() >= MAX_CHANNELS {
             channels.clear();
         }
@@ -117,11 +132,11 @@ impl Gateways for RegistryGateways {
             items: items.iter().map(item).collect(),
         });
         request.set_timeout(self.timeout);
-        let mut client = PushClient::new(channel);
-        let call = client.push(request);
-        let reply = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(reply)) => reply.into_inner(),
-            Ok(Err(status)) => {
+        // The channel cuts the push at the deadline, and fails it at once (UNAVAILABLE)
+        // while the node's circuit is open.
+        let reply = match PushClient::new(channel).push(request).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) => {
                 return Err(match status.code() {
                     Code::Unavailable
                     | Code::DeadlineExceeded
@@ -131,12 +146,6 @@ impl Gateways for RegistryGateways {
                     | Code::Unknown => PushError::Unreachable(status.into()),
                     _ => PushError::Refused(status.into()),
                 });
-            }
-            Err(_) => {
-                return Err(PushError::Unreachable(anyhow::anyhow!(
-                    "no answer within {:?}",
-                    self.timeout
-                )));
             }
         };
         let mut outcome = PushOutcome::default();
@@ -153,6 +162,50 @@ impl Gateways for RegistryGateways {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use im_runtime::errors::error_code;
+    use im_runtime::registry::StaticRegistry;
+    use im_runtime::resilience::{BreakerConfig, CIRCUIT_OPEN};
+    use tonic::Status;
+
+    /// Where nothing listens any more.
+    async fn dead_endpoint() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    }
+
+    fn code(error: &PushError) -> Option<String> {
+        let PushError::Unreachable(error) = error else {
+            return None;
+        };
+        let status = error.downcast_ref::<Status>()?;
+        error_code(status).map(str::to_owned)
+    }
+
+    #[tokio::test]
+    async fn each_node_has_its_own_circuit() {
+        let resilience = ResilienceConfig {
+            breaker: BreakerConfig {
+                consecutive_failures: 2,
+                ..BreakerConfig::default()
+            },
+            ..ResilienceConfig::default()
+        };
+        let gateways = RegistryGateways::new(
+            Arc::new(StaticRegistry::default()),
+            Duration::from_millis(500),
+            &resilience,
+        );
+        let (dead, other) = (dead_endpoint().await, dead_endpoint().await);
+        for _ in 0..2 {
+            let error = gateways.push(&dead, &[]).await.unwrap_err();
+            assert_ne!(code(&error).as_deref(), Some(CIRCUIT_OPEN), "{error:?}");
+        }
+        let refused = gateways.push(&dead, &[]).await.unwrap_err();
+        assert_eq!(code(&refused).as_deref(), Some(CIRCUIT_OPEN), "{refused:?}");
+        // Another node is still tried.
+        let error = gateways.push(&other, &[]).await.unwrap_err();
+        assert_ne!(code(&error).as_deref(), Some(CIRCUIT_OPEN), "{error:?}");
+    }
 
     #[test]
     fn node_ids_come_from_instance_ids() {

@@ -1,5 +1,6 @@
 //! Presence, asked where users' devices are connected, through the registry and within
-//! a deadline; requests are cut to presence's limit of users per call.
+//! a deadline (retried, being a lookup); requests are cut to presence's limit of users
+//! per call.
 
 use crate::domain::{Device, NodeId, SessionId, UserId};
 use crate::ports::{Located, Presence};
@@ -9,6 +10,7 @@ use im_contracts::v1 as pb;
 use im_contracts::v1::presence_client::PresenceClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::idempotent;
 use std::time::Duration;
 
 /// Presence's limit of users per `LocateDevices`.
@@ -50,14 +52,14 @@ impl Presence for GrpcPresence {
         let mut client = PresenceClient::new(channel);
         let mut located = Located::default();
         for chunk in users.chunks(MAX_USERS_PER_CALL) {
-            let mut request = tonic::Request::new(pb::LocateDevicesRequest {
+            let mut request = idempotent(tonic::Request::new(pb::LocateDevicesRequest {
                 user_ids: chunk.iter().map(|user| user.as_str().to_owned()).collect(),
-            });
+            }));
             request.set_timeout(self.timeout);
-            let call = client.locate_devices(request);
-            let reply = tokio::time::timeout(self.timeout, call)
+            let reply = client
+                .locate_devices(request)
                 .await
-                .context("presence did not answer in time")??
+                .context("presence did not locate the devices")?
                 .into_inner();
             located
                 .devices

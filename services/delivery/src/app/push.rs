@@ -101,14 +101,19 @@ impl<P: Ports> App<P> {
     }
 
     /// Each node holding devices, at the endpoint the registry lists under its id or,
-    /// failing that, the push address it reported to presence. A node known to neither
-    /// is gone: skipped.
+    /// when the registry does not list gateways by id (static endpoints), the push
+    /// address it reported to presence. A node known to neither is gone: skipped.
     fn routed(
         &self,
         addressed: &[Addressed],
         located: Located,
         registered: &[GatewayNode],
     ) -> Vec<Destination> {
+        // Where gateways register themselves by node id (every shared registry, and the
+        // all-in-one process), the registry is the truth about which nodes live: one it
+        // no longer lists died, even if presence has not noticed yet, and pushing to the
+        // address presence remembers would only stall this conversation's events.
+        let registry_lists_nodes = registered.iter().any(|gateway| gateway.node_id.is_some());
         let mut destinations = Vec::new();
         for (node, items) in domain::by_node(addressed, &located.devices) {
             let listed = registered
@@ -116,6 +121,11 @@ impl<P: Ports> App<P> {
                 .find(|gateway| gateway.node_id.as_ref() == Some(&node));
             let (endpoint, registered) = match listed {
                 Some(gateway) => (gateway.endpoint.clone(), Some(node.clone())),
+                None if registry_lists_nodes => {
+                    tracing::debug!(node = %node, "skipping a gateway node the registry no longer lists");
+                    count("node_gone");
+                    continue;
+                }
                 None => match located.nodes.get(&node).filter(|addr| !addr.is_empty()) {
                     Some(addr) => (addr.clone(), None),
                     None => {

@@ -24,6 +24,8 @@ use tonic::{Code, Status};
 pub const PATIENCE: Duration = Duration::from_secs(8);
 /// How long a test watches for something that should not happen.
 pub const QUIET: Duration = Duration::from_millis(400);
+/// How long a gateway node's open circuit refuses pushes before a probe.
+pub const BREAKER_OPEN: Duration = Duration::from_millis(200);
 
 /// Quick retries and a short give-up, so failures show fast.
 pub fn settings() -> Settings {
@@ -80,6 +82,7 @@ impl TestApp {
     pub async fn new(nodes: &[&str], settings: Settings) -> Self {
         let mut config = Config::default();
         config.object_store.url = Some(SecretUrl::new("memory://"));
+        config.resilience.breaker.open_for = BREAKER_OPEN;
         let infra = Infra::connect(&config).await.unwrap();
         let ctx = ServiceContext::new(Arc::new(config), infra);
 

@@ -10,6 +10,7 @@ use im_contracts::topics::IDENTITY_EVENTS;
 use im_contracts::v1::identity_event::Kind;
 use im_contracts::v1::{GetDenylistRequest, IdentityEvent};
 use im_runtime::bus::{Bus, Subscription};
+use im_runtime::resilience::idempotent;
 use prost::Message as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,7 +51,7 @@ pub fn spawn_snapshots(identity: Identity, denylist: Arc<Denylist>) -> JoinHandl
         loop {
             let loaded = identity
                 .call(GetDenylistRequest {}, |mut client, request| async move {
-                    client.get_denylist(request).await
+                    client.get_denylist(idempotent(request)).await
                 })
                 .await;
             let wait = match loaded {

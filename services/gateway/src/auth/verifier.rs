@@ -8,6 +8,8 @@ use crate::http::ApiError;
 use crate::identity::{Identity, IdentityError};
 use im_contracts::v1::GetJwksRequest;
 use im_runtime::ServiceName;
+use im_runtime::errors::error_code;
+use im_runtime::resilience::{CIRCUIT_OPEN, idempotent};
 use im_token::{Claims, Jwks, PublicKey, TokenError, Validation, decode_header};
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -167,20 +169,27 @@ impl TokenVerifier {
         self.cache().by_kid.len()
     }
 
-    /// Fetches the JWKS unless a fetch started less than [`REFETCH_INTERVAL`] ago.
+    /// Fetches the JWKS unless a fetch started less than [`REFETCH_INTERVAL`] ago. A
+    /// fetch refused by identity's open circuit did not reach identity, so it does not
+    /// count: the next request asks again once the circuit lets calls through.
     async fn refetch(&self) -> Result<(), IdentityError> {
         let mut last_fetch = self.last_fetch.lock().await;
         if last_fetch.is_some_and(|at| at.elapsed() < REFETCH_INTERVAL) {
             return Ok(());
         }
-        *last_fetch = Some(Instant::now());
+        let previous = last_fetch.replace(Instant::now());
         let response = self
             .identity
             .call(GetJwksRequest {}, |mut client, request| async move {
-                client.get_jwks(request).await
+                client.get_jwks(idempotent(request)).await
             })
             .await
-            .inspect_err(|error| tracing::warn!(%error, "cannot fetch signing keys"))?;
+            .inspect_err(|error| {
+                if error_code(&error.0) == Some(CIRCUIT_OPEN) {
+                    *last_fetch = previous;
+                }
+                tracing::warn!(%error, "cannot fetch signing keys");
+            })?;
         match serde_json::from_str::<Jwks>(&response.jwks_json) {
             Ok(jwks) => {
                 self.install(jwks);

@@ -7,6 +7,7 @@ use super::authorizer::Authorizer;
 use super::rules::AccessRules;
 use crate::identity::{Identity, IdentityError};
 use im_contracts::v1::{ListPoliciesRequest, ListRoleAssignmentsRequest};
+use im_runtime::resilience::idempotent;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, Notify};
@@ -66,7 +67,7 @@ impl AccessFeed {
         let policies = self
             .identity
             .access(ListPoliciesRequest {}, |mut c, r| async move {
-                c.list_policies(r).await
+                c.list_policies(idempotent(r)).await
             })
             .await?
             .policies;
@@ -74,7 +75,7 @@ impl AccessFeed {
             .identity
             .access(
                 ListRoleAssignmentsRequest::default(),
-                |mut c, r| async move { c.list_role_assignments(r).await },
+                |mut c, r| async move { c.list_role_assignments(idempotent(r)).await },
             )
             .await?;
         Ok(AccessRules {

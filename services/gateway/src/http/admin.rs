@@ -15,6 +15,7 @@ use im_contracts::v1::{
     BanUserRequest, BlockIpRequest, ListIpBlocksRequest, SearchUsersRequest, UnbanUserRequest,
     UnblockIpRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -88,7 +89,9 @@ async fn list_users(
     };
     let response = state
         .identity
-        .call(request, |mut c, r| async move { c.search_users(r).await })
+        .call(request, |mut c, r| async move {
+            c.search_users(idempotent(r)).await
+        })
         .await?;
     let items = response.users.into_iter().map(UserView::private).collect();
     Ok(Json(Paged::new(
@@ -163,7 +166,7 @@ async fn list_ip_blocks(
     let response = state
         .identity
         .call(ListIpBlocksRequest {}, |mut c, r| async move {
-            c.list_ip_blocks(r).await
+            c.list_ip_blocks(idempotent(r)).await
         })
         .await?;
     let items = response

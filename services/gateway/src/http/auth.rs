@@ -13,6 +13,7 @@ use im_contracts::v1::{
     IntrospectRequest, IntrospectResponse, LoginRequest, LogoutRequest, RefreshRequest,
     RegisterRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use tonic::Code;
 use utoipa::ToSchema;
@@ -214,7 +215,7 @@ async fn introspect(
         .identity
         .call(
             IntrospectRequest { token: body.token },
-            |mut c, r| async move { c.introspect(r).await },
+            |mut c, r| async move { c.introspect(idempotent(r)).await },
         )
         .await;
     let response = match answer {

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use im_contracts::v1::{BlockRequest, ListBlocksRequest, UnblockRequest};
+use im_runtime::resilience::idempotent;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -37,7 +38,9 @@ async fn list_blocks(
     };
     let response = state
         .conversation
-        .call(request, |mut c, r| async move { c.list_blocks(r).await })
+        .call(request, |mut c, r| async move {
+            c.list_blocks(idempotent(r)).await
+        })
         .await?;
     let items = response
         .blocked_users

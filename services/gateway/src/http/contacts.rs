@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use im_contracts::v1::{Contact, DeleteContactRequest, ListContactsRequest, UpdateContactRequest};
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -63,7 +64,9 @@ async fn list_contacts(
     };
     let response = state
         .conversation
-        .call(request, |mut c, r| async move { c.list_contacts(r).await })
+        .call(request, |mut c, r| async move {
+            c.list_contacts(idempotent(r)).await
+        })
         .await?;
     let items = with_profiles(&state, response.contacts).await;
     Ok(Json(Paged::new(

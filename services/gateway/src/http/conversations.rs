@@ -16,6 +16,7 @@ use im_contracts::v1::{
     DissolveGroupRequest, GetConversationRequest, GetOrCreateDirectRequest, InvitePolicy,
     JoinPolicy, ListUserConversationsRequest, UpdateConversationRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -94,10 +95,9 @@ pub async fn read_conversation(
     };
     let response = state
         .conversation
-        .call(
-            request,
-            |mut c, r| async move { c.get_conversation(r).await },
-        )
+        .call(request, |mut c, r| async move {
+            c.get_conversation(idempotent(r)).await
+        })
         .await?;
     ConversationView::new(
         required(response.conversation, "conversation")?,
@@ -164,7 +164,7 @@ async fn list_conversations(
     let mut response = state
         .conversation
         .call(request, |mut c, r| async move {
-            c.list_user_conversations(r).await
+            c.list_user_conversations(idempotent(r)).await
         })
         .await?;
     let items = response

@@ -8,6 +8,7 @@ use im_runtime::ServiceName;
 use im_runtime::errors::{error_code, retry_after};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::time::Duration;
 use tonic::{Code, Status};
 use utoipa::ToSchema;
 
@@ -17,6 +18,9 @@ const DEFAULT_RATE_LIMIT_RETRY_S: u64 = 1;
 const DEFAULT_UNAVAILABLE_RETRY_S: u64 = 5;
 /// Seconds a client should wait after losing to concurrent writes, without a hint.
 const DEFAULT_CONTENTION_RETRY_S: u64 = 1;
+/// Seconds a client should wait after being shed: requests finish in milliseconds, so
+/// room is usually back by then.
+const OVERLOADED_RETRY_S: u64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -95,6 +99,28 @@ impl ApiError {
             message,
         )
         .with_retry_after(DEFAULT_UNAVAILABLE_RETRY_S)
+    }
+
+    /// 429 `rate_limited`: the caller may retry after `wait`, announced in whole seconds
+    /// rounded up (at least 1).
+    pub fn rate_limited(wait: Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry later",
+        )
+        .with_retry_after(seconds.max(1))
+    }
+
+    /// 503 `overloaded`: this gateway serves as many requests as it can at once.
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is overloaded; retry later",
+        )
+        .with_retry_after(OVERLOADED_RETRY_S)
     }
 
     /// Maps a status from `service` once, for every route: its code becomes the HTTP
@@ -250,6 +276,26 @@ mod tests {
         let error = ApiError::from_status(ServiceName::Conversation, &Status::aborted("x"));
         assert_eq!(error.code, "contention");
         assert_eq!(error.retry_after, Some(DEFAULT_CONTENTION_RETRY_S));
+    }
+
+    #[test]
+    fn rate_limits_announce_whole_seconds_of_at_least_one() {
+        let wait = |ms| ApiError::rate_limited(Duration::from_millis(ms)).retry_after;
+        assert_eq!(wait(0), Some(1));
+        assert_eq!(wait(50), Some(1));
+        assert_eq!(wait(1000), Some(1));
+        assert_eq!(wait(1001), Some(2));
+        assert_eq!(wait(59_500), Some(60));
+        let error = ApiError::rate_limited(Duration::from_millis(50));
+        assert_eq!(
+            (error.status, error.code.as_ref()),
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+        );
+        let shed = ApiError::overloaded();
+        assert_eq!(
+            (shed.status, shed.code.as_ref(), shed.retry_after),
+            (StatusCode::SERVICE_UNAVAILABLE, "overloaded", Some(1))
+        );
     }
 
     #[test]

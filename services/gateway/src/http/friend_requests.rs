@@ -14,6 +14,7 @@ use im_contracts::v1::{
     AcceptFriendRequestRequest, CancelFriendRequestRequest, FriendRequestDirection,
     ListFriendRequestsRequest, RejectFriendRequestRequest, SendFriendRequestRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -127,7 +128,7 @@ async fn list_friend_requests(
     let response = state
         .conversation
         .call(request, |mut c, r| async move {
-            c.list_friend_requests(r).await
+            c.list_friend_requests(idempotent(r)).await
         })
         .await?;
     let items = response

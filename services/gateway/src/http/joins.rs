@@ -14,6 +14,7 @@ use im_contracts::v1::{
     ApproveJoinRequestRequest, JoinGroupRequest, ListJoinRequestsRequest, Page,
     RejectJoinRequestRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -128,10 +129,9 @@ async fn list_join_requests(
     };
     let response = state
         .conversation
-        .call(
-            request,
-            |mut c, r| async move { c.list_join_requests(r).await },
-        )
+        .call(request, |mut c, r| async move {
+            c.list_join_requests(idempotent(r)).await
+        })
         .await?;
     let items = response
         .join_requests
@@ -164,10 +164,9 @@ async fn pending_request_id(
         };
         let response = state
             .conversation
-            .call(
-                request,
-                |mut c, r| async move { c.list_join_requests(r).await },
-            )
+            .call(request, |mut c, r| async move {
+                c.list_join_requests(idempotent(r)).await
+            })
             .await?;
         if let Some(found) = response
             .join_requests

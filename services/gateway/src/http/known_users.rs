@@ -6,6 +6,7 @@ use super::{ApiError, AppState};
 use crate::identity::IdentityError;
 use axum::http::StatusCode;
 use im_contracts::v1::{GetUserRequest, GetUsersRequest, User};
+use im_runtime::resilience::idempotent;
 use std::collections::{HashMap, HashSet};
 use tonic::Code;
 
@@ -25,7 +26,9 @@ pub async fn require_user(state: &AppState, user_id: &str) -> Result<(), ApiErro
     };
     match state
         .identity
-        .call(request, |mut c, r| async move { c.get_user(r).await })
+        .call(request, |mut c, r| async move {
+            c.get_user(idempotent(r)).await
+        })
         .await
     {
         Ok(_) => Ok(()),
@@ -69,7 +72,9 @@ pub async fn profiles(
         };
         let response = state
             .identity
-            .call(request, |mut c, r| async move { c.get_users(r).await })
+            .call(request, |mut c, r| async move {
+                c.get_users(idempotent(r)).await
+            })
             .await?;
         found.extend(
             response

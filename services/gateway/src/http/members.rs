@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use im_contracts::v1::{
     InviteMembersRequest, ListMembersRequest, MemberRole, RemoveMemberRequest, UpdateMemberRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -90,7 +91,9 @@ async fn list_members(
     };
     let response = state
         .conversation
-        .call(request, |mut c, r| async move { c.list_members(r).await })
+        .call(request, |mut c, r| async move {
+            c.list_members(idempotent(r)).await
+        })
         .await?;
     let items = response
         .members

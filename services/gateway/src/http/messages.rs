@@ -13,6 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use im_contracts::v1::{DeleteForMeRequest, EditRequest, HistoryRequest, RecallRequest};
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -144,7 +145,10 @@ async fn history(
     let page = state
         .live
         .message
-        .call(request, |mut c, r| async move { c.history(r).await })
+        .call(
+            request,
+            |mut c, r| async move { c.history(idempotent(r)).await },
+        )
         .await
         .map_err(|status| from_message(&status))?;
     let items = page

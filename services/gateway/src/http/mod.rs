@@ -1,6 +1,6 @@
 //! The public HTTP application: routes, and the layers every request passes through
-//! (request id, trace span, address guard, metrics, authentication and authorization,
-//! JSON errors).
+//! (request id, trace span, load shedding, address guard, metrics, authentication and
+//! authorization, rate limits, JSON errors).
 
 mod admin;
 mod auth;
@@ -32,6 +32,7 @@ use crate::auth::{Auth, BackgroundTasks, Denylist, authenticate, guard_ip};
 use crate::authz::AccessFeed;
 use crate::conversation::Conversation;
 use crate::identity::Identity;
+use crate::throttle::{EdgeLimits, InFlight, shed_load, throttle};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
@@ -61,6 +62,10 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Largest accepted JSON body.
     pub max_body_bytes: usize,
+    /// Request quotas (and the WebSocket's, through `live`).
+    pub limits: Arc<EdgeLimits>,
+    /// The cap on requests in flight.
+    pub in_flight: InFlight,
     /// Background work (the denylist feed): held, never read, so that it stops when
     /// the last clone of this state (the last router) is dropped.
     pub _tasks: Arc<BackgroundTasks>,
@@ -117,9 +122,16 @@ pub fn router(state: AppState, health: Health) -> Router {
     let (api, _) = api_routes().split_for_parts();
     let auth = state.auth.clone();
     let max_body_bytes = state.max_body_bytes;
+    let limits = state.limits.clone();
+    let in_flight = state.in_flight.clone();
     Router::new()
         .merge(api.with_state(state.clone()))
         .merge(health::routes(health))
+        // After authentication: a signed-in caller spends their own budget.
+        .route_layer(axum::middleware::from_fn_with_state(
+            limits.clone(),
+            throttle,
+        ))
         // Route layers run for matched routes only: unknown paths answer 404 without
         // asking for a token. Wrong methods answer 405 without one too: the 405
         // fallback set below replaces the (layered) default one.
@@ -129,12 +141,19 @@ pub fn router(state: AppState, health: Health) -> Router {
         ))
         // Merged after the bearer middleware, which it must not pass: a WebSocket may
         // carry its token in the query or its first frame, and is checked there alike.
-        .merge(crate::ws::router().with_state(state))
+        // Its upgrades spend the client address's budget.
+        .merge(
+            crate::ws::router()
+                .route_layer(axum::middleware::from_fn_with_state(limits, throttle))
+                .with_state(state),
+        )
         .route_layer(axum::middleware::from_fn(track_http))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(axum::middleware::from_fn_with_state(auth, guard_ip))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        // Outside everything but the request id and span: shedding must cost nothing.
+        .layer(axum::middleware::from_fn_with_state(in_flight, shed_load))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

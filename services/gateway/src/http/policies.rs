@@ -16,6 +16,7 @@ use im_access::{Effect, Rule};
 use im_contracts::v1::{
     AddPolicyRequest, ListPoliciesRequest, Policy, PolicyEffect, RemovePolicyRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -103,7 +104,7 @@ async fn list_policies(
     let response = state
         .identity
         .access(ListPoliciesRequest {}, |mut c, r| async move {
-            c.list_policies(r).await
+            c.list_policies(idempotent(r)).await
         })
         .await?;
     let items = response

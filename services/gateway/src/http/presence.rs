@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::State;
 use im_contracts::v1::GetPresenceRequest;
 use im_runtime::ServiceName;
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -75,7 +76,7 @@ async fn get_presence(
         .live
         .presence
         .call(GetPresenceRequest { user_ids }, |mut c, r| async move {
-            c.get_presence(r).await
+            c.get_presence(idempotent(r)).await
         })
         .await
         .map_err(|status| ApiError::from_status(ServiceName::Presence, &status))?;

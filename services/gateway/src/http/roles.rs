@@ -15,6 +15,7 @@ use im_access::{IMPLICIT_ROLE, validate_role};
 use im_contracts::v1::{
     AssignRoleRequest, ListRoleAssignmentsRequest, RoleAssignment, RoleLink, UnassignRoleRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -124,7 +125,7 @@ async fn list_roles(
     let response = state
         .identity
         .access(request, |mut c, r| async move {
-            c.list_role_assignments(r).await
+            c.list_role_assignments(idempotent(r)).await
         })
         .await?;
     Ok(Json(RoleAssignmentsPage {

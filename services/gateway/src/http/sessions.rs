@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use im_contracts::v1::{ListSessionsRequest, RevokeSessionRequest};
+use im_runtime::resilience::idempotent;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -33,7 +34,9 @@ async fn list_sessions(
     };
     let response = state
         .identity
-        .call(request, |mut c, r| async move { c.list_sessions(r).await })
+        .call(request, |mut c, r| async move {
+            c.list_sessions(idempotent(r)).await
+        })
         .await?;
     let items = response
         .sessions

@@ -12,6 +12,7 @@ use im_contracts::v1::{
     ChangePasswordRequest, DeleteUserRequest, GetUserRequest, SearchUsersRequest,
     UpdateProfileRequest,
 };
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,7 +54,7 @@ async fn fetch_user(state: &AppState, user_id: String) -> Result<im_contracts::v
     let response = state
         .identity
         .call(GetUserRequest { user_id }, |mut c, r| async move {
-            c.get_user(r).await
+            c.get_user(idempotent(r)).await
         })
         .await?;
     required(response.user, "user")
@@ -183,7 +184,9 @@ async fn search_users(
     };
     let response = state
         .identity
-        .call(request, |mut c, r| async move { c.search_users(r).await })
+        .call(request, |mut c, r| async move {
+            c.search_users(idempotent(r)).await
+        })
         .await?;
     let items = response.users.into_iter().map(UserView::public).collect();
     Ok(Json(Paged::new(

@@ -205,7 +205,7 @@ async fn read(
     activity: &Activity,
     ended: &CancellationToken,
 ) {
-    let mut limiter = FrameLimiter::new(Instant::now());
+    let mut limiter = FrameLimiter::new(connection.live.limits.ws_frames(), Instant::now());
     loop {
         let text = match next(stream, activity, ended).await {
             Incoming::Text(text) => Some(text),

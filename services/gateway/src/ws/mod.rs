@@ -31,6 +31,7 @@ use crate::auth::Denylist;
 use crate::delivery::Delivery;
 use crate::message::Message;
 use crate::presence::Presence;
+use crate::throttle::EdgeLimits;
 use im_runtime::ServiceContext;
 use im_runtime::grpc::Clients;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub const SLOW_CONSUMERS_METRIC: &str = "im_gateway_ws_slow_consumers_total";
 /// What every connection shares: this node's hub and the services frames call.
 pub struct Live {
     pub hub: Arc<Hub>,
+    /// The quotas of frames and of sending messages.
+    pub limits: Arc<EdgeLimits>,
     pub message: Message,
     pub presence: Presence,
     pub delivery: Delivery,
@@ -58,6 +61,7 @@ pub fn start(
     ctx: &ServiceContext,
     clients: Clients,
     denylist: Arc<Denylist>,
+    limits: Arc<EdgeLimits>,
 ) -> (Arc<Live>, Vec<JoinHandle<()>>) {
     // Subscribed before any socket can open: no revocation is missed.
     let revocations = denylist.subscribe();
@@ -72,6 +76,7 @@ pub fn start(
     ];
     let live = Live {
         hub,
+        limits,
         message: Message::new(clients.clone()),
         presence,
         delivery: Delivery::new(clients),

@@ -1,14 +1,13 @@
-//! The frame rate limit of one connection: a token bucket (a steady rate with a burst on
-//! top), and the judgement that a client refused too often within a window is abusing
-//! it and must be disconnected.
+//! The frame rate limit of one connection: the GCRA of `gateway.rate_limits.ws_frames`
+//! (a steady rate with a burst on top, 20/s with bursts of 40 by default), and the
+//! judgement that a client refused too often within a window is abusing it and must be
+//! disconnected. Kept in the connection itself: frames never leave their node.
 
+use crate::throttle::{RATE_LIMITED_METRIC, Scope};
+use im_runtime::limits::{Decision, Gcra, Quota};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Frames per second a connection may send on average.
-pub const FRAMES_PER_SECOND: f64 = 20.0;
-/// Frames a connection may send at once after a quiet period.
-pub const BURST: f64 = 40.0;
 /// Refused frames within [`ABUSE_WINDOW`] that get a connection closed (1008).
 const ABUSE_LIMIT: u32 = 100;
 const ABUSE_WINDOW: Duration = Duration::from_secs(10);
@@ -25,40 +24,31 @@ pub enum Verdict {
 
 #[derive(Debug)]
 pub struct FrameLimiter {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    refilled_at: Instant,
+    /// `None` when rate limits are disabled.
+    quota: Option<Quota>,
+    gcra: Gcra,
     refused: u32,
     window_start: Instant,
 }
 
 impl FrameLimiter {
-    pub fn new(now: Instant) -> Self {
-        Self::with(FRAMES_PER_SECOND, BURST, now)
-    }
-
-    fn with(rate: f64, burst: f64, now: Instant) -> Self {
+    pub fn new(quota: Option<Quota>, now: Instant) -> Self {
         Self {
-            rate,
-            burst,
-            tokens: burst,
-            refilled_at: now,
+            quota,
+            gcra: Gcra::default(),
             refused: 0,
             window_start: now,
         }
     }
 
     pub fn check(&mut self, now: Instant) -> Verdict {
-        let elapsed = now
-            .saturating_duration_since(self.refilled_at)
-            .as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
-        self.refilled_at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        let Some(quota) = &self.quota else {
+            return Verdict::Admitted;
+        };
+        if self.gcra.check(quota, now) == Decision::Allowed {
             return Verdict::Admitted;
         }
+        metrics::counter!(RATE_LIMITED_METRIC, "scope" => Scope::WsFrame.label()).increment(1);
         if now.saturating_duration_since(self.window_start) > ABUSE_WINDOW {
             self.window_start = now;
             self.refused = 0;
@@ -79,7 +69,7 @@ mod tests {
     #[test]
     fn a_burst_passes_then_the_steady_rate() {
         let start = Instant::now();
-        let mut limiter = FrameLimiter::new(start);
+        let mut limiter = FrameLimiter::new(Some(Quota::per_second(20, 40)), start);
         for _ in 0..40 {
             assert_eq!(limiter.check(start), Verdict::Admitted);
         }
@@ -94,18 +84,30 @@ mod tests {
     #[test]
     fn refusing_too_often_within_the_window_is_abuse_and_the_window_forgets() {
         let start = Instant::now();
-        let mut limiter = FrameLimiter::with(1.0, 1.0, start);
+        let mut limiter = FrameLimiter::new(Some(Quota::per_second(1, 1)), start);
         assert_eq!(limiter.check(start), Verdict::Admitted);
         for _ in 1..ABUSE_LIMIT {
             assert_eq!(limiter.check(start), Verdict::Refused);
         }
         assert_eq!(limiter.check(start), Verdict::Abusive);
 
-        let mut limiter = FrameLimiter::with(0.0, 0.0, start);
+        // one frame a day: everything after the first is refused
+        let daily = Quota::new(1, Duration::from_secs(24 * 3600), 1).unwrap();
+        let mut limiter = FrameLimiter::new(Some(daily), start);
+        assert_eq!(limiter.check(start), Verdict::Admitted);
         for _ in 1..ABUSE_LIMIT {
             assert_eq!(limiter.check(start), Verdict::Refused);
         }
         let next_window = start + ABUSE_WINDOW + Duration::from_millis(1);
         assert_eq!(limiter.check(next_window), Verdict::Refused);
+    }
+
+    #[test]
+    fn without_a_quota_every_frame_is_admitted() {
+        let start = Instant::now();
+        let mut limiter = FrameLimiter::new(None, start);
+        for _ in 0..1000 {
+            assert_eq!(limiter.check(start), Verdict::Admitted);
+        }
     }
 }

@@ -242,4 +242,13 @@ async fn identity_unreachable_is_503_with_retry_after() {
     assert!(reply.header("retry-after").is_some());
     let reply = app.get("/.well-known/jwks.json", None).await;
     assert_eq!((reply.status, reply.code()), (503, "identity_unavailable"));
+    // Every further attempt too, also once identity's circuit is open (fast).
+    for _ in 0..10 {
+        let reply = app
+            .post("/api/v1/auth/refresh", None, json!({"refresh_token": "rt"}))
+            .await;
+        assert_eq!(reply.status, 503, "{:?}", reply.body);
+        assert_eq!(reply.code(), "identity_unavailable");
+        assert!(reply.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
+    }
 }

@@ -41,6 +41,8 @@ pub struct FakeState {
     pub user_lookups: Mutex<Vec<GetUsersRequest>>,
     /// When set, GetUsers answers Unavailable.
     pub users_down: AtomicBool,
+    /// Logins (once recorded) wait while a test holds this for writing.
+    pub login_gate: tokio::sync::RwLock<()>,
 }
 
 impl FakeState {
@@ -153,6 +155,7 @@ impl Identity for FakeIdentity {
     async fn login(&self, request: Request<LoginRequest>) -> Reply<LoginResponse> {
         let request = request.into_inner();
         self.0.logins.lock().unwrap().push(request.clone());
+        drop(self.0.login_gate.read().await);
         if request.username == "limited" {
             return Err(with_retry_after(
                 status(

@@ -21,6 +21,7 @@ mod fake_live;
 mod members;
 mod messages;
 mod openapi;
+mod rate_limits;
 mod routes;
 mod ws_auth;
 mod ws_client;

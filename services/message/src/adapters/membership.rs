@@ -1,8 +1,8 @@
 //! The membership port over the conversation service's gRPC API (`CheckSend`,
 //! `ListUserConversations`), found through the registry. Every call carries a deadline
-//! (`grpc-timeout`) and is cut off at it here too; an unreachable, slow or overloaded
-//! conversation service is [`MembershipError::Unavailable`], and the idempotent
-//! `CheckSend` is tried once more before giving up.
+//! (`grpc-timeout`) which the channel enforces; both calls are reads, marked idempotent
+//! so the channel retries them; an unreachable, slow, overloaded or circuit-broken
+//! conversation service is [`MembershipError::Unavailable`].
 
 use super::wire;
 use crate::domain::{ConversationId, SendCheck, UserId};
@@ -12,14 +12,12 @@ use im_contracts::v1 as pb;
 use im_contracts::v1::conversation_service_client::ConversationServiceClient;
 use im_runtime::ServiceName;
 use im_runtime::grpc::Clients;
+use im_runtime::resilience::{ResilientChannel, idempotent};
 use std::time::Duration;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// Conversations asked per `ListUserConversations` page (the service's maximum).
 const PAGE_SIZE: u32 = 100;
-/// The pause before trying an unavailable conversation service again.
-const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 pub struct ConversationMembership {
     clients: Clients,
@@ -31,10 +29,11 @@ impl ConversationMembership {
         Self { clients, deadline }
     }
 
-    /// Runs one RPC within the deadline.
+    /// Runs one read within the deadline, retried by the channel when the service is
+    /// unavailable.
     async fn call<Req, Res, F, Fut>(&self, request: Req, call: F) -> Result<Res, MembershipError>
     where
-        F: FnOnce(ConversationServiceClient<Channel>, tonic::Request<Req>) -> Fut,
+        F: FnOnce(ConversationServiceClient<ResilientChannel>, tonic::Request<Req>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
     {
         let channel = self
@@ -42,16 +41,12 @@ impl ConversationMembership {
             .channel(ServiceName::Conversation)
             .await
             .map_err(|error| MembershipError::Unavailable(error.to_string()))?;
-        let mut request = tonic::Request::new(request);
+        let mut request = idempotent(tonic::Request::new(request));
         request.set_timeout(self.deadline);
         let client = ConversationServiceClient::new(channel);
-        match tokio::time::timeout(self.deadline, call(client, request)).await {
-            Ok(Ok(response)) => Ok(response.into_inner()),
-            Ok(Err(status)) => Err(failure(&status)),
-            Err(_) => Err(MembershipError::Unavailable(format!(
-                "no answer within {:?}",
-                self.deadline
-            ))),
+        match call(client, request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => Err(failure(&status)),
         }
     }
 }
@@ -86,19 +81,11 @@ impl Membership for ConversationMembership {
             conversation_id: conversation.as_str().to_owned(),
             user_id: user.as_str().to_owned(),
         };
-        let ask = || {
-            self.call(request.clone(), |mut client, request| async move {
+        let reply = self
+            .call(request, |mut client, request| async move {
                 client.check_send(request).await
             })
-        };
-        let reply = match ask().await {
-            Err(MembershipError::Unavailable(reason)) => {
-                tracing::debug!(reason, "CheckSend failed; trying once more");
-                tokio::time::sleep(RETRY_PAUSE).await;
-                ask().await?
-            }
-            other => other?,
-        };
+            .await?;
         Ok(wire::send_check(&reply))
     }
 

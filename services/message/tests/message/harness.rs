@@ -12,7 +12,7 @@ use im_message::{
     Adapters, Clock, ConversationId, ConversationKind, Membership, MembershipError, RelaySettings,
     Role, SendCheck, Settings, UserId,
 };
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, Subscription};
+use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
 use im_runtime::config::ServiceConfig;
 use im_runtime::registry::Instance;
 use im_runtime::secret::SecretUrl;
@@ -83,8 +83,13 @@ impl Bus for SwitchableBus {
         self.inner.publish(topic, record).await
     }
 
-    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe(topic, group).await
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_from(topic, group, start).await
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -3,7 +3,8 @@
 //!
 //! `send.ack` is written only once the message service answered, that is once the
 //! message is committed (DESIGN.md section 4): an acked message is never lost. A retry
-//! with the same `client_msg_id` is answered with the original message.
+//! with the same `client_msg_id` is answered with the original message. Each `send`
+//! spends its sender's message quota, as the REST route does.
 
 use super::{Answer, Connection, Handled, refusal};
 use crate::messaging::{self, NewMessage};
@@ -25,6 +26,11 @@ struct SendData {
 
 pub async fn send(connection: &Connection, frame: &ClientFrame) -> Handled {
     let data: SendData = frame.data()?;
+    connection
+        .live
+        .limits
+        .admit_send(&connection.principal.user_id)
+        .await?;
     let sent = messaging::send(
         &connection.live.message,
         connection.principal.user_id.clone(),

@@ -13,6 +13,7 @@ use crate::ws::frames::{self, ClientFrame};
 use axum::extract::ws::Utf8Bytes;
 use im_contracts::v1::GetPresenceRequest;
 use im_runtime::ServiceName;
+use im_runtime::resilience::idempotent;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -60,7 +61,7 @@ pub async fn subscribe(connection: &Connection, frame: &ClientFrame) -> Handled 
         let current = live
             .presence
             .call(request, |mut client, request| async move {
-                client.get_presence(request).await
+                client.get_presence(idempotent(request)).await
             })
             .await
             .map_err(|status| ApiError::from_status(ServiceName::Presence, &status))?;

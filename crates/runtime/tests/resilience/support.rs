@@ -1,0 +1,280 @@
+//! Downstream servers to call, and clients that find them through a static registry.
+
+use im_runtime::config::RegistryConfig;
+use im_runtime::grpc::{self, Clients};
+use im_runtime::registry::StaticRegistry;
+use im_runtime::resilience::{BreakerConfig, ResilienceConfig, RetryConfig};
+use im_runtime::secret::SecretUrl;
+use im_runtime::{Service, ServiceName, Shutdown};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::Status;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tower::ServiceExt as _;
+
+/// The service the tests call.
+pub const DOWNSTREAM: ServiceName = ServiceName::Presence;
+
+/// Short enough for quick tests, long enough for loopback.
+pub fn config() -> ResilienceConfig {
+    ResilienceConfig {
+        deadline: Duration::from_millis(300),
+        // One attempt per call, so each call is one verdict for the breaker.
+        retry: RetryConfig {
+            max_attempts: 1,
+            ..RetryConfig::default()
+        },
+        breaker: BreakerConfig {
+            consecutive_failures: 3,
+            open_for: Duration::from_millis(300),
+            ..BreakerConfig::default()
+        },
+        ..ResilienceConfig::default()
+    }
+}
+
+/// Clients that find [`DOWNSTREAM`] at `endpoint`.
+pub fn clients(endpoint: &str, config: &ResilienceConfig) -> Clients {
+    let registry = StaticRegistry::from_config(&RegistryConfig {
+        url: SecretUrl::new("static://"),
+        endpoints: [(
+            DOWNSTREAM.config_key().to_owned(),
+            vec![endpoint.to_owned()],
+        )]
+        .into(),
+    })
+    .unwrap();
+    Clients::new(Arc::new(registry), config)
+}
+
+/// One gRPC health check of [`DOWNSTREAM`] through `clients`.
+pub async fn check(
+    clients: &Clients,
+    request: tonic::Request<HealthCheckRequest>,
+) -> Result<(), Status> {
+    let channel = clients
+        .channel(DOWNSTREAM)
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    HealthClient::new(channel).check(request).await.map(|_| ())
+}
+
+pub fn health_request() -> tonic::Request<HealthCheckRequest> {
+    tonic::Request::new(HealthCheckRequest {
+        service: String::new(),
+    })
+}
+
+/// A downstream served by [`grpc::serve`], as every IM service is.
+pub struct Downstream {
+    pub addr: SocketAddr,
+    shutdown: Shutdown,
+    task: JoinHandle<()>,
+}
+
+impl Downstream {
+    pub async fn start(service: Service) -> Self {
+        Self::serve(service, TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// Serves again where a stopped downstream was.
+    pub async fn restart_at(addr: SocketAddr) -> Self {
+        Self::serve(
+            Service::new(DOWNSTREAM),
+            TcpListener::bind(addr).await.unwrap(),
+        )
+    }
+
+    fn serve(service: Service, listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            grpc::serve(service, listener, stop).await.unwrap();
+        });
+        Self {
+            addr,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and closes the port.
+    pub async fn stop(mut self) {
+        self.shutdown.trigger();
+        (&mut self.task).await.unwrap();
+    }
+}
+
+impl Drop for Downstream {
+    fn drop(&mut self) {
+        self.shutdown.trigger();
+    }
+}
+
+/// A health server that answers every call only after `delay`.
+pub async fn slow_server(delay: Duration) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (_, health) = tonic_health::server::health_reporter();
+    let task = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(tower::util::MapFutureLayer::new(move |answer| async move {
+                tokio::time::sleep(delay).await;
+                answer.await
+            }))
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (endpoint, task)
+}
+
+/// `grpc.health.v1.Health` served under another name (`im.test.Slow`), each call
+/// answered after `delay`: a route that keeps its caller waiting, beside the real
+/// health service of [`grpc::serve`].
+#[derive(Clone)]
+pub struct SlowHealth<S> {
+    inner: S,
+    delay: Duration,
+    pub entered: Arc<AtomicUsize>,
+}
+
+const SLOW_PREFIX: &str = "/im.test.Slow/";
+const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+impl<S> SlowHealth<S> {
+    pub fn new(inner: S, delay: Duration) -> Self {
+        Self {
+            inner,
+            delay,
+            entered: Arc::default(),
+        }
+    }
+}
+
+impl<S> NamedService for SlowHealth<S> {
+    const NAME: &'static str = "im.test.Slow";
+}
+
+impl<S> tower::Service<http::Request<Body>> for SlowHealth<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let request = rename(request, SLOW_PREFIX, HEALTH_PREFIX);
+        let inner = self.inner.clone();
+        let delay = self.delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            inner.oneshot(request).await
+        })
+    }
+}
+
+/// A channel whose calls are renamed on their way out.
+type Renamed = tower::util::MapRequest<
+    tonic::transport::Channel,
+    fn(http::Request<Body>) -> http::Request<Body>,
+>;
+
+/// A health client whose calls go to `im.test.Slow`.
+pub fn slow_client(endpoint: &str) -> HealthClient<Renamed> {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
+        .unwrap()
+        .connect_lazy();
+    let to_slow: fn(http::Request<Body>) -> http::Request<Body> =
+        |request| rename(request, HEALTH_PREFIX, SLOW_PREFIX);
+    HealthClient::new(channel.map_request(to_slow))
+}
+
+fn rename(mut request: http::Request<Body>, from: &str, to: &str) -> http::Request<Body> {
+    if let Some(method) = request.uri().path().strip_prefix(from) {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = Some(format!("{to}{method}").parse().unwrap());
+        *request.uri_mut() = http::Uri::from_parts(parts).unwrap();
+    }
+    request
+}
+
+/// A health server whose first `failures` calls answer UNAVAILABLE (without a retry
+/// hint), as a restarting instance might; returns its endpoint and the calls it got.
+pub async fn flaky_server(failures: usize) -> (String, Arc<AtomicUsize>, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let (_, health) = tonic_health::server::health_reporter();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let task = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .layer(tower::layer::layer_fn(move |inner| FailFirst {
+                inner,
+                failures,
+                calls: counted.clone(),
+            }))
+            .add_service(health)
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await
+            .unwrap();
+    });
+    (endpoint, calls, task)
+}
+
+#[derive(Clone)]
+struct FailFirst<S> {
+    inner: S,
+    failures: usize,
+    calls: Arc<AtomicUsize>,
+}
+
+impl<S> tower::Service<http::Request<Body>> for FailFirst<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<Body>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+            let refusal = Status::unavailable("warming up").into_http();
+            return Box::pin(std::future::ready(Ok(refusal)));
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
