@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// How long a conversation's members are reused before being listed again (a
-    /// membership event forgets them at once on the instance that consumes it).
+    /// membership event forgets them at once, on every instance).
     pub member_cache_ttl: Duration,
     /// How many conversations' members are kept.
     pub member_cache_capacity: usize,

@@ -37,7 +37,9 @@ pub async fn send(
                    "body": {"text": client_msg_id}}),
         )
         .await;
-    if reply.status == 201 {
+    // 201 stored now; 200 stored by an earlier attempt with this client message id
+    // (whose answer was lost): both are the acknowledgement.
+    if matches!(reply.status, 200 | 201) {
         Ok(reply.body["seq"].as_u64().unwrap())
     } else {
         Err(format!("{} {}", reply.status, reply.body))

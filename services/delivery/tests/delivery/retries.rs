@@ -136,3 +136,37 @@ async fn a_node_that_stays_unreachable_is_given_up_and_then_tried_once_per_push(
     app.send("c1", 3, "ann").await;
     assert_eq!(seqs(&frames(app.node("n2"), 1).await), [3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_gone_from_the_registry_is_skipped_though_presence_remembers_it() {
+    // A long give-up: retrying the dead node would stall the conversation for a minute.
+    let mut app = TestApp::new(
+        &["n1", "n2"],
+        crate::harness::Settings {
+            push_give_up_after: Duration::from_secs(60),
+            ..settings()
+        },
+    )
+    .await;
+    app.start().await;
+    pair(&app);
+    // n2 was killed: its lease ran out of the registry, but presence has not noticed
+    // yet and still lists bob's phone there, at n2's address.
+    app.node("n2").unreachable.store(true, Ordering::SeqCst);
+    app.deregister("n2").await;
+
+    let started = Instant::now();
+    app.send("c1", 1, "ann").await;
+    app.send("c1", 2, "ann").await;
+    assert_eq!(seqs(&frames(app.node("n1"), 2).await), [1, 2]);
+    assert!(
+        started.elapsed() < PATIENCE,
+        "not stuck behind the dead node"
+    );
+    tokio::time::sleep(QUIET).await;
+    assert_eq!(
+        app.node("n2").failed(),
+        0,
+        "the dead node is not even tried"
+    );
+}
