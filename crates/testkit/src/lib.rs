@@ -13,9 +13,11 @@ pub mod contract;
 mod databases;
 mod scenario;
 pub mod servers;
+mod switchable_bus;
 
 pub use databases::{SqlBackend, TestDatabases};
 pub use scenario::run_then_clean_up;
+pub use switchable_bus::SwitchableBus;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;

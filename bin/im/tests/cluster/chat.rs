@@ -46,10 +46,11 @@ pub async fn send(
     }
 }
 
-/// Sends `count` messages, `pause` apart, retrying each (same client message id, so at
-/// most once stored) until acked or `patience` runs out for it.
+/// Sends `count` messages, `pause` apart, each retried (same client message id, so
+/// stored at most once) until acked or `patience` runs out for it. Each attempt tries
+/// `apis` in order: an app that fails over to another gateway when its own is gone.
 pub async fn send_many(
-    api: &Api,
+    apis: &[&Api],
     who: &User,
     conversation: &str,
     prefix: &str,
@@ -61,14 +62,17 @@ pub async fn send_many(
     for n in 0..count {
         let id = format!("{prefix}-{n}");
         let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            let failure = match send(api, who, conversation, &id).await {
-                Ok(seq) => {
-                    acked.0.insert(id, seq);
-                    break;
+        'attempts: loop {
+            let mut failure = String::new();
+            for api in apis {
+                match send(api, who, conversation, &id).await {
+                    Ok(seq) => {
+                        acked.0.insert(id, seq);
+                        break 'attempts;
+                    }
+                    Err(answer) => failure = answer,
                 }
-                Err(failure) => failure,
-            };
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "{id} was never acked within {patience:?}; last answer: {failure}"
@@ -78,6 +82,19 @@ pub async fn send_many(
         tokio::time::sleep(pause).await;
     }
     acked
+}
+
+/// [`send_many`] through one gateway.
+pub async fn send_via(
+    api: &Api,
+    who: &User,
+    conversation: &str,
+    prefix: &str,
+    count: usize,
+    pause: Duration,
+    patience: Duration,
+) -> Acked {
+    send_many(&[api], who, conversation, prefix, count, pause, patience).await
 }
 
 /// A reader's view of one conversation: first arrival order of pushed seqs.

@@ -5,9 +5,8 @@ use crate::api::Api;
 use crate::chat::{self, Acked, Received};
 use crate::cluster::{Cluster, Machine};
 use crate::limits;
-use crate::people::{User, befriend, group, user};
+use crate::people::{User, friends_in_a_direct_chat, group, user};
 use crate::ws::Client;
-use serde_json::json;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -31,18 +30,7 @@ async fn setup(extra: &[(&str, &str)]) -> Option<Setup> {
     let cluster = Cluster::start(&machine, extra).await;
     let api1 = cluster.api("gateway-1");
     let api2 = cluster.api("gateway-2");
-    let alice = user(&api1, "alice", "laptop").await;
-    let bob = user(&api2, "bob", "phone").await;
-    befriend(&api1, &alice, &bob).await;
-    let direct = api1
-        .post(
-            "/api/v1/conversations/direct",
-            Some(&alice.token),
-            json!({"user_id": bob.id}),
-        )
-        .await;
-    assert!(matches!(direct.status, 200 | 201), "{}", direct.body);
-    let direct = direct.body["id"].as_str().unwrap().to_owned();
+    let (alice, bob, direct) = friends_in_a_direct_chat(&api1).await;
     Some(Setup {
         cluster,
         api1,
@@ -70,6 +58,40 @@ async fn start_reader(
         want,
         PATIENCE,
     ))
+}
+
+/// alice on gateway-1 and bob on gateway-2, each reading the direct chat.
+struct DirectReaders {
+    want: watch::Sender<Option<Vec<u64>>>,
+    handles: Vec<(&'static str, tokio::task::JoinHandle<(Client, Received)>)>,
+}
+
+impl DirectReaders {
+    async fn start(s: &Setup) -> Self {
+        let (want, target) = watch::channel(None);
+        let handles = vec![
+            (
+                "alice",
+                start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
+            ),
+            (
+                "bob",
+                start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
+            ),
+        ];
+        Self { want, handles }
+    }
+
+    /// Every one of `seqs` reached both readers live, exactly once in order.
+    async fn expect_live(self, seqs: &[u64]) {
+        self.want.send_replace(Some(seqs.to_vec()));
+        for (who, reader) in self.handles {
+            let (_, received) = reader.await.unwrap();
+            received.assert_has_all(seqs, &format!("{who}: every message pushed live"));
+            received.assert_live_in_order(who);
+            received.assert_gapless(who);
+        }
+    }
 }
 
 fn all_seqs(acks: &[&Acked]) -> Vec<u64> {
@@ -115,12 +137,12 @@ async fn clients_on_different_gateways_chat_once_and_in_order() {
     // Everyone sends at once, each through their own gateway.
     let patience = Duration::from_secs(20);
     let (a, b, ta, tb, tc, td) = tokio::join!(
-        chat::send_many(&s.api1, &s.alice, &s.direct, "a", 25, PACE, patience),
-        chat::send_many(&s.api2, &s.bob, &s.direct, "b", 25, PACE, patience),
-        chat::send_many(&s.api1, &s.alice, &team, "ta", 10, PACE, patience),
-        chat::send_many(&s.api2, &s.bob, &team, "tb", 10, PACE, patience),
-        chat::send_many(&s.api1, &carol, &team, "tc", 10, PACE, patience),
-        chat::send_many(&s.api2, &dave, &team, "td", 10, PACE, patience),
+        chat::send_via(&s.api1, &s.alice, &s.direct, "a", 25, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &s.direct, "b", 25, PACE, patience),
+        chat::send_via(&s.api1, &s.alice, &team, "ta", 10, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &team, "tb", 10, PACE, patience),
+        chat::send_via(&s.api1, &carol, &team, "tc", 10, PACE, patience),
+        chat::send_via(&s.api2, &dave, &team, "td", 10, PACE, patience),
     );
     let direct_seqs = all_seqs(&[&a, &b]);
     assert_eq!(
@@ -160,36 +182,11 @@ async fn a_killed_gateway_s_clients_reconnect_to_the_other_and_lose_nothing() {
     let bob_reader = start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await;
 
     let patience = Duration::from_secs(30);
-    let bob_sends = chat::send_many(&s.api2, &s.bob, &s.direct, "b", 60, PACE, patience);
+    let bob_sends = chat::send_via(&s.api2, &s.bob, &s.direct, "b", 60, PACE, patience);
     // alice sends through gateway-1 until it dies, then through gateway-2 (the app's
     // retry with the same client message id: stored at most once).
-    let alice_sends = async {
-        let mut acked = Acked::default();
-        for n in 0..60 {
-            let id = format!("a-{n}");
-            let deadline = tokio::time::Instant::now() + patience;
-            loop {
-                let sent = match chat::send(&s.api1, &s.alice, &s.direct, &id).await {
-                    Ok(seq) => Ok(seq),
-                    Err(_) => chat::send(&s.api2, &s.alice, &s.direct, &id).await,
-                };
-                let failure = match sent {
-                    Ok(seq) => {
-                        acked.0.insert(id, seq);
-                        break;
-                    }
-                    Err(failure) => failure,
-                };
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{id} never acked; last answer: {failure}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            tokio::time::sleep(PACE).await;
-        }
-        acked
-    };
+    let both_gateways = [&s.api1, &s.api2];
+    let alice_sends = chat::send_many(&both_gateways, &s.alice, &s.direct, "a", 60, PACE, patience);
     let kill = async {
         tokio::time::sleep(Duration::from_millis(1200)).await;
         s.cluster.kill("gateway-1");
@@ -242,11 +239,7 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
     let Some(mut s) = setup(&[]).await else {
         return;
     };
-    let (want, target) = watch::channel(None);
-    let readers = [
-        start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
-        start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
-    ];
+    let readers = DirectReaders::start(&s).await;
     let patience = Duration::from_secs(20);
     // Kill the instance that is pushing this conversation's messages (the owner of its
     // partition), so the other must take the partition over.
@@ -278,8 +271,8 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
         busy
     };
     let (a, b, killed) = tokio::join!(
-        chat::send_many(&s.api1, &s.alice, &s.direct, "a", 50, PACE, patience),
-        chat::send_many(&s.api2, &s.bob, &s.direct, "b", 50, PACE, patience),
+        chat::send_via(&s.api1, &s.alice, &s.direct, "a", 50, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &s.direct, "b", 50, PACE, patience),
         kill,
     );
     let survivor = if killed == "delivery-1" {
@@ -297,13 +290,7 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
     s.cluster.start_process(killed);
     let seqs = all_seqs(&[&a, &b]);
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
-    want.send_replace(Some(seqs.clone()));
-    for (reader, who) in readers.into_iter().zip(["alice", "bob"]) {
-        let (_, received) = reader.await.unwrap();
-        received.assert_has_all(&seqs, &format!("{who}: every message pushed live"));
-        received.assert_live_in_order(who);
-        received.assert_gapless(who);
-    }
+    readers.expect_live(&seqs).await;
     // The group rebalanced when the instance came back: both now take part.
     let survivor_after = s
         .cluster
@@ -324,12 +311,8 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
 #[tokio::test]
 async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
     let Some(s) = setup(&[]).await else { return };
-    let (want, target) = watch::channel(None);
-    let readers = [
-        start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
-        start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
-    ];
-    let before = chat::send_many(
+    let readers = DirectReaders::start(&s).await;
+    let before = chat::send_via(
         &s.api1,
         &s.alice,
         &s.direct,
@@ -341,7 +324,7 @@ async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
     .await;
     s.cluster.broker.pause();
     let started = std::time::Instant::now();
-    let during = chat::send_many(
+    let during = chat::send_via(
         &s.api2,
         &s.bob,
         &s.direct,
@@ -358,7 +341,7 @@ async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
     );
     tokio::time::sleep(Duration::from_secs(10).saturating_sub(paused_for)).await;
     s.cluster.broker.resume();
-    let after = chat::send_many(
+    let after = chat::send_via(
         &s.api1,
         &s.alice,
         &s.direct,
@@ -370,16 +353,7 @@ async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
     .await;
     let seqs = all_seqs(&[&before, &during, &after]);
     assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
-    want.send_replace(Some(seqs.clone()));
-    for (reader, who) in readers.into_iter().zip(["alice", "bob"]) {
-        let (_, received) = reader.await.unwrap();
-        received.assert_has_all(
-            &seqs,
-            &format!("{who}: every message pushed after the broker returned"),
-        );
-        received.assert_live_in_order(who);
-        received.assert_gapless(who);
-    }
+    readers.expect_live(&seqs).await;
 }
 
 /// Presence killed: delivery no longer knows where devices are and pushes to every
@@ -389,26 +363,16 @@ async fn chat_continues_with_presence_down() {
     let Some(mut s) = setup(&[]).await else {
         return;
     };
-    let (want, target) = watch::channel(None);
-    let readers = [
-        start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
-        start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
-    ];
+    let readers = DirectReaders::start(&s).await;
     s.cluster.kill("presence");
     let patience = Duration::from_secs(20);
     let (a, b) = tokio::join!(
-        chat::send_many(&s.api1, &s.alice, &s.direct, "a", 20, PACE, patience),
-        chat::send_many(&s.api2, &s.bob, &s.direct, "b", 20, PACE, patience),
+        chat::send_via(&s.api1, &s.alice, &s.direct, "a", 20, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &s.direct, "b", 20, PACE, patience),
     );
     let seqs = all_seqs(&[&a, &b]);
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
-    want.send_replace(Some(seqs.clone()));
-    for (reader, who) in readers.into_iter().zip(["alice", "bob"]) {
-        let (_, received) = reader.await.unwrap();
-        received.assert_has_all(&seqs, &format!("{who}: every message pushed"));
-        received.assert_live_in_order(who);
-        received.assert_gapless(who);
-    }
+    readers.expect_live(&seqs).await;
 }
 
 /// The per-user budget is one budget across both gateways (Redis): a burst from alice
@@ -443,25 +407,15 @@ async fn limits_are_shared_and_with_redis_down_login_chat_and_limits_continue() 
         .await;
     assert_eq!(login.status, 200, "login with Redis down: {}", login.body);
 
-    let (want, target) = watch::channel(None);
-    let readers = [
-        start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
-        start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
-    ];
+    let readers = DirectReaders::start(&s).await;
     let patience = Duration::from_secs(20);
     let (a, b) = tokio::join!(
-        chat::send_many(&s.api1, &s.alice, &s.direct, "a", 15, PACE, patience),
-        chat::send_many(&s.api2, &s.bob, &s.direct, "b", 15, PACE, patience),
+        chat::send_via(&s.api1, &s.alice, &s.direct, "a", 15, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &s.direct, "b", 15, PACE, patience),
     );
     let seqs = all_seqs(&[&a, &b]);
     assert_eq!(seqs, (1..=30).collect::<Vec<_>>());
-    want.send_replace(Some(seqs.clone()));
-    for (reader, who) in readers.into_iter().zip(["alice", "bob"]) {
-        let (_, received) = reader.await.unwrap();
-        received.assert_has_all(&seqs, &format!("{who}: every message pushed"));
-        received.assert_live_in_order(who);
-        received.assert_gapless(who);
-    }
+    readers.expect_live(&seqs).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let local = limits::burst(&[&s.api1], &s.alice, 120).await;
     assert!(

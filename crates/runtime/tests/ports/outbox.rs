@@ -1,5 +1,4 @@
-use async_trait::async_trait;
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
+use im_runtime::bus::{Bus, Subscription};
 use im_runtime::config::DatabaseConfig;
 use im_runtime::db;
 use im_runtime::outbox::{self, OutboxRecord, Relay, RelaySettings};
@@ -7,7 +6,6 @@ use im_runtime::secret::SecretUrl;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use sea_orm_migration::prelude::*;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -37,36 +35,6 @@ struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![Box::new(CreateOutbox)]
-    }
-}
-
-/// The in-memory bus with a switch that makes publishing fail.
-#[derive(Default)]
-struct FlakyBus {
-    inner: MemoryBus,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Bus for FlakyBus {
-    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("down".into()));
-        }
-        self.inner.publish(topic, record).await
-    }
-
-    async fn subscribe_from(
-        &self,
-        topic: &str,
-        group: &str,
-        start: StartAt,
-    ) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe_from(topic, group, start).await
-    }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        Ok(())
     }
 }
 
@@ -122,7 +90,7 @@ fn numbered(prefix: &str, range: std::ops::RangeInclusive<u32>) -> Vec<String> {
 /// What every database the services run on must do for the outbox.
 async fn contract(db: DatabaseConnection) {
     db::migrate::<Migrator>(&db).await.unwrap();
-    let bus = Arc::new(FlakyBus::default());
+    let bus = Arc::new(im_testkit::SwitchableBus::default());
     let mut subscription = bus.subscribe(TOPIC, "test").await.unwrap();
     let stop = CancellationToken::new();
     // two relays share the table, as two instances of a service would
@@ -146,11 +114,11 @@ async fn contract(db: DatabaseConnection) {
     assert_eq!(seen, expected);
 
     // a bus outage delays records, never loses or reorders them
-    bus.down.store(true, Ordering::SeqCst);
+    bus.set_down(true);
     commit(&db, "a", &numbered("a", 6..=10)).await;
     commit(&db, "b", &numbered("b", 1..=5)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    bus.down.store(false, Ordering::SeqCst);
+    bus.set_down(false);
     let seen = read(&mut subscription, 10).await;
     for key in ["a", "b"] {
         let of_key: Vec<_> = seen

@@ -2,23 +2,22 @@
 //! database with a unique name dropped afterwards), serves it on a loopback port and
 //! hands out a client, the bus it publishes on, and helpers.
 
-use async_trait::async_trait;
 use im_contracts::topics::{CONVERSATION_EVENTS, MESSAGE_EVENTS};
 use im_contracts::v1 as pb;
 use im_contracts::v1::conversation_service_client::ConversationServiceClient;
 use im_conversation::{RelaySettings, Settings};
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
+use im_runtime::bus::{Bus, Record, Subscription};
 use im_runtime::config::ServiceConfig;
 use im_runtime::secret::SecretUrl;
 use im_runtime::{Config, Infra, ServiceContext, Shutdown};
 use prost::Message as _;
 use sea_orm::ConnectionTrait as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+use im_testkit::SwitchableBus;
 pub use im_testkit::SqlBackend as Backend;
 
 /// How a scenario wants the service set up.
@@ -49,36 +48,6 @@ impl Options {
         let mut options = Self::default();
         change(&mut options.settings);
         options
-    }
-}
-
-/// The in-memory bus, with a switch that makes publishing fail (an outage).
-#[derive(Default)]
-pub struct SwitchableBus {
-    inner: MemoryBus,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Bus for SwitchableBus {
-    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("switched off by the test".into()));
-        }
-        self.inner.publish(topic, record).await
-    }
-
-    async fn subscribe_from(
-        &self,
-        topic: &str,
-        group: &str,
-        start: StartAt,
-    ) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe_from(topic, group, start).await
-    }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        self.inner.ping().await
     }
 }
 
@@ -542,7 +511,7 @@ impl TestApp {
 
     /// Makes publishing fail (true) or work again (false).
     pub fn bus_down(&self, down: bool) {
-        self.bus.down.store(down, Ordering::SeqCst);
+        self.bus.set_down(down);
     }
 }
 

@@ -12,7 +12,7 @@ use im_message::{
     Adapters, Clock, ConversationId, ConversationKind, Membership, MembershipError, RelaySettings,
     Role, SendCheck, Settings, UserId,
 };
-use im_runtime::bus::{Bus, BusError, MemoryBus, Record, StartAt, Subscription};
+use im_runtime::bus::{Bus, Record, Subscription};
 use im_runtime::config::ServiceConfig;
 use im_runtime::registry::Instance;
 use im_runtime::secret::SecretUrl;
@@ -26,6 +26,7 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+use im_testkit::SwitchableBus;
 pub use im_testkit::SqlBackend as Backend;
 
 /// How a scenario wants the service set up.
@@ -64,36 +65,6 @@ impl Options {
             real_conversation: true,
             ..Self::default()
         }
-    }
-}
-
-/// The in-memory bus, with a switch that makes publishing fail (an outage).
-#[derive(Default)]
-pub struct SwitchableBus {
-    inner: MemoryBus,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Bus for SwitchableBus {
-    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BusError::Unavailable("switched off by the test".into()));
-        }
-        self.inner.publish(topic, record).await
-    }
-
-    async fn subscribe_from(
-        &self,
-        topic: &str,
-        group: &str,
-        start: StartAt,
-    ) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe_from(topic, group, start).await
-    }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        self.inner.ping().await
     }
 }
 
@@ -623,7 +594,7 @@ impl TestApp {
 
     /// Makes publishing fail (true) or work again (false).
     pub fn bus_down(&self, down: bool) {
-        self.bus.down.store(down, Ordering::SeqCst);
+        self.bus.set_down(down);
     }
 
     /// Publishes a conversation event as the conversation service would.
