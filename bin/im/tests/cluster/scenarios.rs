@@ -423,3 +423,31 @@ async fn limits_are_shared_and_with_redis_down_login_chat_and_limits_continue() 
         "the local limiter still limits: {local:?}"
     );
 }
+
+/// One message instance killed mid-traffic: calls go to the other one (apps resend what
+/// got no answer, with the same client message id), and its outbox relay takes over
+/// publishing once the dead one's lease runs out. Nothing acked is lost.
+#[tokio::test]
+async fn a_killed_message_instance_loses_nothing() {
+    let Some(mut s) = setup(&[]).await else {
+        return;
+    };
+    let readers = DirectReaders::start(&s).await;
+    let patience = Duration::from_secs(20);
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        s.cluster.kill("message-1");
+    };
+    let (a, b, ()) = tokio::join!(
+        chat::send_via(&s.api1, &s.alice, &s.direct, "a", 40, PACE, patience),
+        chat::send_via(&s.api2, &s.bob, &s.direct, "b", 40, PACE, patience),
+        kill,
+    );
+    let seqs = all_seqs(&[&a, &b]);
+    assert_eq!(
+        seqs,
+        (1..=80).collect::<Vec<_>>(),
+        "each message stored once"
+    );
+    readers.expect_live(&seqs).await;
+}
