@@ -50,13 +50,24 @@ async fn start_reader(
     conversation: &str,
     want: watch::Receiver<Option<Vec<u64>>>,
 ) -> tokio::task::JoinHandle<(Client, Received)> {
+    start_patient_reader(cluster, gateway, who, conversation, want, PATIENCE).await
+}
+
+async fn start_patient_reader(
+    cluster: &Cluster,
+    gateway: &str,
+    who: &User,
+    conversation: &str,
+    want: watch::Receiver<Option<Vec<u64>>>,
+    patience: Duration,
+) -> tokio::task::JoinHandle<(Client, Received)> {
     let mut client = Client::connect(&cluster.http_base(gateway), &who.token).await;
     client.sync(conversation, 0).await;
     tokio::spawn(chat::reader(
         client,
         conversation.to_owned(),
         want,
-        PATIENCE,
+        patience,
     ))
 }
 
@@ -68,17 +79,28 @@ struct DirectReaders {
 
 impl DirectReaders {
     async fn start(s: &Setup) -> Self {
+        Self::start_patient(s, PATIENCE).await
+    }
+
+    /// Readers that wait up to `patience` for what was acked.
+    async fn start_patient(s: &Setup, patience: Duration) -> Self {
         let (want, target) = watch::channel(None);
-        let handles = vec![
-            (
-                "alice",
-                start_reader(&s.cluster, "gateway-1", &s.alice, &s.direct, target.clone()).await,
-            ),
-            (
-                "bob",
-                start_reader(&s.cluster, "gateway-2", &s.bob, &s.direct, target).await,
-            ),
-        ];
+        let mut handles = Vec::new();
+        for (who, gateway, user) in [
+            ("alice", "gateway-1", &s.alice),
+            ("bob", "gateway-2", &s.bob),
+        ] {
+            let reader = start_patient_reader(
+                &s.cluster,
+                gateway,
+                user,
+                &s.direct,
+                target.clone(),
+                patience,
+            )
+            .await;
+            handles.push((who, reader));
+        }
         Self { want, handles }
     }
 
@@ -310,8 +332,12 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
 /// sends are still acked (stored with their outbox rows), pushes resume afterwards.
 #[tokio::test]
 async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
-    let Some(s) = setup(&[]).await else { return };
-    let readers = DirectReaders::start(&s).await;
+    let Some(s) = setup(&[]).await else {
+        return;
+    };
+    // tansu may need up to 45 s after a long pause to get a consumer group going again
+    // (see docs/OPERATIONS.md); Kafka rebalances within its session timeout.
+    let readers = DirectReaders::start_patient(&s, Duration::from_secs(100)).await;
     let before = chat::send_via(
         &s.api1,
         &s.alice,
@@ -322,6 +348,19 @@ async fn sends_are_acked_through_a_broker_outage_and_pushes_resume() {
         Duration::from_secs(10),
     )
     .await;
+    // Pushes are flowing (the consumer groups have settled) before the outage.
+    let settled = crate::process::eventually(Duration::from_secs(20), || async {
+        let mut pushed = 0.0;
+        for name in ["delivery-1", "delivery-2"] {
+            pushed += s
+                .cluster
+                .counter(name, "im_delivery_events_total", "topic=\"message\"")
+                .await;
+        }
+        pushed >= 5.0
+    })
+    .await;
+    assert!(settled, "the first messages were pushed before the outage");
     s.cluster.broker.pause();
     let started = std::time::Instant::now();
     let during = chat::send_via(
