@@ -17,7 +17,6 @@ impl SwitchableBus {
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
-
 }
 
 #[async_trait]

@@ -17,8 +17,8 @@ use std::time::Duration;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use im_testkit::SwitchableBus;
 pub use im_testkit::SqlBackend as Backend;
+use im_testkit::SwitchableBus;
 
 /// How a scenario wants the service set up.
 #[derive(Debug, Clone)]
