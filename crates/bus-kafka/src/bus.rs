@@ -21,8 +21,10 @@ use std::time::Duration;
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound of the other broker requests: creating a topic, fetching offsets.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a silent group member keeps its partitions before they move.
-pub const SESSION_TIMEOUT: Duration = Duration::from_secs(6);
+/// How long a silent group member keeps its partitions before they move. Longer than a
+/// short broker outage: a broker frozen for 10 s must not expel every member when it
+/// returns (tansu then leaves groups rebalancing until the members rejoin).
+pub const SESSION_TIMEOUT: Duration = Duration::from_secs(15);
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// A consumer that does not ask for its next record for this long (a service stuck
 /// on one record) leaves the group, so a rebalance never waits longer on it.

@@ -306,9 +306,9 @@ async fn a_killed_delivery_instance_loses_no_pushes() {
         .cluster
         .counter(survivor, "im_delivery_events_total", "topic=\"message\"")
         .await;
-    // tansu expels a silent member after its 6 s session; a replacement that joined
-    // before that would share the rebalance with the dead member's ghost.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // tansu expels a silent member after its session timeout (15 s); a replacement that
+    // joined before that would share the rebalance with the dead member's ghost.
+    tokio::time::sleep(im_bus_kafka::SESSION_TIMEOUT + Duration::from_secs(2)).await;
     s.cluster.start_process(killed);
     let seqs = all_seqs(&[&a, &b]);
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());

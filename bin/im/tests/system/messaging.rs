@@ -427,3 +427,40 @@ async fn presence_typing_and_revocation_over_the_socket() {
     let offline = expect_frame(&mut a, "presence", |f| f["data"]["online"] == false).await;
     assert_eq!(offline["data"]["user_id"], bob.id.as_str());
 }
+
+/// A client that drops its socket and reconnects at once with the same session (a
+/// network switch): the new socket gets every push live. Presence must hear the old
+/// socket's disconnect before the new one's connect, or it believes the device is
+/// offline until the next heartbeat.
+#[tokio::test]
+async fn a_session_that_reconnects_at_once_keeps_getting_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let im = ImProcess::start(dir.path(), |_| {});
+    let api = Api::new(&im);
+    let base = im.http_url("");
+    let (alice, bob, conversation) = friends_in_a_direct_chat(&api).await;
+    for round in 1..=10_u64 {
+        let mut old = Client::connect(&base, &alice.token).await;
+        old.sync(&conversation, 0).await;
+        drop(old);
+        let mut new = Client::connect(&base, &alice.token).await;
+        new.sync(&conversation, 0).await;
+        let sent = api
+            .post(
+                &format!("/api/v1/conversations/{conversation}/messages"),
+                Some(&bob.token),
+                json!({"client_msg_id": format!("r{round}"), "type": "text",
+                       "body": {"text": format!("round {round}")}}),
+            )
+            .await;
+        assert_eq!(sent.status, 201, "{}", sent.body);
+        // Well under the 10 s heartbeat that would repair a wrong offline mark.
+        let pushed = new
+            .collect_messages(&conversation, 1, Duration::from_secs(4))
+            .await;
+        assert!(
+            pushed.contains_key(&round),
+            "round {round}: the reconnected socket got the message live: {pushed:?}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 const TOPIC: &str = "work";
 const GROUP: &str = "workers";
-/// Generous: a rebalance takes a session timeout (6 s) at worst, plus the join.
+/// Generous: a rebalance takes a session timeout (15 s) at worst, plus the join.
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Consumes into `seen`, committing each record only when `commits`.

@@ -18,7 +18,7 @@ use crate::http::{ApiError, AppState};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, StreamExt as _};
-use im_contracts::v1::{ConnectDeviceRequest, DeviceRef};
+use im_contracts::v1::DeviceRef;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -447,19 +447,11 @@ const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 /// never overtake this. Bounded, and a failure only logs (the next heartbeat re-records
 /// the device): presence being down never blocks a connection (DESIGN.md section 6).
 async fn announce(live: &super::Live, device: DeviceRef) {
-    let request = ConnectDeviceRequest {
-        device: Some(device),
-        ttl_s: 0,
-    };
-    let call = live
-        .presence
-        .call(request, |mut client, request| async move {
-            client.connect_device(request).await
-        });
-    match tokio::time::timeout(ANNOUNCE_WAIT, call).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(status)) => {
-            tracing::warn!(code = ?status.code(), "presence did not take a new device")
+    let sent = live.hub.reports().connected(device);
+    match tokio::time::timeout(ANNOUNCE_WAIT, sent).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            tracing::warn!("presence reports are backed up; a new device waits for the heartbeat")
         }
         Err(_) => tracing::warn!("presence did not answer for a new device in time"),
     }

@@ -72,6 +72,11 @@ impl Hub {
         &self.node_id
     }
 
+    /// The queue of reports to presence, in the order this node saw the changes.
+    pub fn reports(&self) -> &DeviceReports {
+        &self.reports
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
         self.registry
             .read()
@@ -323,7 +328,10 @@ mod tests {
     use super::*;
     use tokio::sync::mpsc;
 
-    fn hub() -> (Hub, mpsc::Receiver<DeviceChange>) {
+    fn hub() -> (
+        Hub,
+        mpsc::Receiver<super::super::presence_report::QueuedChange>,
+    ) {
         let (reports, changes) = DeviceReports::channel();
         (Hub::new("n1".into(), reports), changes)
     }
@@ -392,7 +400,7 @@ mod tests {
         assert!(changes.try_recv().is_err());
         hub.unregister(second);
         assert_eq!(
-            changes.try_recv().unwrap(),
+            changes.try_recv().unwrap().0,
             DeviceChange::Disconnected(device("a", "s1"))
         );
         assert!(hub.devices().is_empty());

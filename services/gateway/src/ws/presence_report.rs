@@ -1,8 +1,11 @@
-//! Telling presence which devices this node holds: DisconnectDevice when a session's
-//! last socket closes (queued, in order), and a Heartbeat listing every device every
-//! [`HEARTBEAT_EVERY`], which also repairs reports that were lost. ConnectDevice is sent
-//! by the connection itself, awaited before its frames are served (see
-//! `connection::announce`), so a client's first sync never races its registration.
+//! Telling presence which devices this node holds: ConnectDevice when a session's first
+//! socket opens and DisconnectDevice when its last one closes, both through one queue
+//! sent in order, and a Heartbeat listing every device every [`HEARTBEAT_EVERY`], which
+//! also repairs reports that were lost. A new socket waits for its ConnectDevice to be
+//! sent before its frames are served (see `connection::announce`), so a client's first
+//! sync never races its registration. One queue, because a session that reconnects at
+//! once (its old socket's close and its new socket's open a moment apart) must reach
+//! presence as disconnect-then-connect: the other way round it would be offline.
 //!
 //! Presence being down never affects a connection (DESIGN.md section 6): reports are
 //! queued without waiting, failures logged, and a full queue drops reports (the next
@@ -10,12 +13,14 @@
 
 use crate::presence::Presence;
 use crate::ws::hub::Hub;
-use im_contracts::v1::{DeviceRef, DisconnectDeviceRequest, HeartbeatRequest};
+use im_contracts::v1::{
+    ConnectDeviceRequest, DeviceRef, DisconnectDeviceRequest, HeartbeatRequest,
+};
 use im_runtime::ServiceName;
 use im_runtime::registry::Registry;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// How often the node lists its devices to presence (their TTL is presence's default,
@@ -30,25 +35,37 @@ const REPORT_QUEUE: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceChange {
+    Connected(DeviceRef),
     Disconnected(DeviceRef),
 }
 
-/// The queue of device changes, written by the hub.
+/// A queued change, and whom to tell once it was sent (or failed).
+pub type QueuedChange = (DeviceChange, Option<oneshot::Sender<()>>);
+
+/// The queue of device changes, written by the hub and by new connections.
 #[derive(Clone)]
-pub struct DeviceReports(mpsc::Sender<DeviceChange>);
+pub struct DeviceReports(mpsc::Sender<QueuedChange>);
 
 impl DeviceReports {
-    pub fn channel() -> (Self, mpsc::Receiver<DeviceChange>) {
+    pub fn channel() -> (Self, mpsc::Receiver<QueuedChange>) {
         let (sender, receiver) = mpsc::channel(REPORT_QUEUE);
         (Self(sender), receiver)
     }
 
     pub fn disconnected(&self, device: DeviceRef) {
-        self.send(DeviceChange::Disconnected(device));
+        self.send(DeviceChange::Disconnected(device), None);
     }
 
-    fn send(&self, change: DeviceChange) {
-        if let Err(mpsc::error::TrySendError::Full(change)) = self.0.try_send(change) {
+    /// Queues a new device; the receiver fires once presence was told (or could not
+    /// be), or at once when the queue is full.
+    pub fn connected(&self, device: DeviceRef) -> oneshot::Receiver<()> {
+        let (done, sent) = oneshot::channel();
+        self.send(DeviceChange::Connected(device), Some(done));
+        sent
+    }
+
+    fn send(&self, change: DeviceChange, done: Option<oneshot::Sender<()>>) {
+        if let Err(mpsc::error::TrySendError::Full((change, _))) = self.0.try_send((change, done)) {
             tracing::warn!(?change, "presence reports are backed up; dropping one");
         }
     }
@@ -57,12 +74,26 @@ impl DeviceReports {
 /// Sends the queued device changes to presence, one at a time, in order.
 pub fn spawn_reporter(
     presence: Presence,
-    mut changes: mpsc::Receiver<DeviceChange>,
+    mut changes: mpsc::Receiver<QueuedChange>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(change) = changes.recv().await {
+        while let Some((change, done)) = changes.recv().await {
             let reported =
                 match &change {
+                    DeviceChange::Connected(device) => {
+                        presence
+                            .call(
+                                ConnectDeviceRequest {
+                                    device: Some(device.clone()),
+                                    ttl_s: 0,
+                                },
+                                |mut client, request| async move {
+                                    client.connect_device(request).await
+                                },
+                            )
+                            .await
+                            .map(drop)
+                    }
                     DeviceChange::Disconnected(device) => {
                         presence
                             .call(
@@ -77,6 +108,9 @@ pub fn spawn_reporter(
                             .map(drop)
                     }
                 };
+            if let Some(done) = done {
+                let _ = done.send(()); // the connection may have stopped waiting
+            }
             if let Err(status) = reported {
                 tracing::warn!(?change, code = ?status.code(), message = status.message(), "cannot report a device to presence");
             }

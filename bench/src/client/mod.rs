@@ -1,0 +1,9 @@
+//! A client of IM's public API: REST for setup and M5, WebSocket for the hot path.
+
+mod api;
+mod stamp;
+mod ws;
+
+pub use api::{Api, SendOutcome};
+pub use stamp::Stamp;
+pub use ws::{Connection, Live, send_frame};

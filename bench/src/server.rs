@@ -1,0 +1,215 @@
+//! The server under load: a running one (`--target`), or an `im serve` this run starts
+//! on free loopback ports with a temporary data directory (`--spawn`).
+
+use crate::cli::ServerArgs;
+use anyhow::{Context as _, bail};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+/// How long a spawned server may take to come up and become ready.
+const STARTUP_LIMIT: Duration = Duration::from_secs(90);
+/// How long it may take to stop after SIGTERM before it is killed.
+const STOP_LIMIT: Duration = Duration::from_secs(15);
+
+#[derive(Debug)]
+pub struct Target {
+    /// The gateway's base URL, e.g. `http://127.0.0.1:8080`.
+    pub base: String,
+    /// Processes whose /proc stats are sampled.
+    pub pids: Vec<u32>,
+    spawned: Option<Spawned>,
+}
+
+#[derive(Debug)]
+struct Spawned {
+    child: Child,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Target {
+    pub async fn prepare(args: &ServerArgs) -> anyhow::Result<Self> {
+        match (&args.target, args.spawn) {
+            (Some(_), true) => bail!("choose one of --target and --spawn"),
+            (None, false) => {
+                bail!("say which server to load: --spawn or --target http://127.0.0.1:PORT")
+            }
+            (Some(url), false) => {
+                ensure_loopback(url)?;
+                Ok(Self {
+                    base: url.trim_end_matches('/').to_owned(),
+                    pids: args.server_pids.clone(),
+                    spawned: None,
+                })
+            }
+            (None, true) => spawn(args).await,
+        }
+    }
+
+    pub fn spawned(&self) -> bool {
+        self.spawned.is_some()
+    }
+
+    /// Stops a spawned server (SIGTERM, then SIGKILL); nothing for a target.
+    pub async fn shutdown(self) {
+        let Some(mut spawned) = self.spawned else {
+            return;
+        };
+        if let Some(pid) = spawned.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(STOP_LIMIT, spawned.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = spawned.child.kill().await;
+        }
+    }
+}
+
+/// The default `im` binary: next to this executable (`target/<profile>/im`), or one
+/// level up when this is a test binary in `target/<profile>/deps/`.
+pub fn default_im_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("im"))
+        .find(|candidate| candidate.is_file())
+}
+
+fn ensure_loopback(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--target must be an http:// URL")?;
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(host, _port)| host);
+    if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+        bail!("--target must be a loopback address (127.0.0.1), not {host:?}");
+    }
+    Ok(())
+}
+
+async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
+    let binary = match &args.im_bin {
+        Some(path) => path.clone(),
+        None => default_im_binary().context(
+            "no `im` binary next to im-bench: build it (cargo build -p im) or pass --im-bin",
+        )?,
+    };
+    let data_dir = tempfile::tempdir().context("create a data directory")?;
+    let mut command = Command::new(&binary);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("IM__") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--admin-addr",
+            "127.0.0.1:0",
+        ])
+        // the gateway's per-user and per-connection quotas would refuse a load test
+        .env("IM__GATEWAY__RATE_LIMITS__ENABLED", "false")
+        .env("IM__LOG__FORMAT", "json")
+        // only the startup lines we read, and warnings: request logs would cost CPU
+        .env("IM_LOG", "warn,im::serve=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // glibc raises its mmap threshold after big frees, so the 19 MiB argon2 buffers
+        // of the setup's logins stay in the heap as free memory that connections later
+        // reuse: RSS deltas (M1's memory per connection) would read near zero. A fixed
+        // threshold returns such blocks to the kernel; smaller allocations are unchanged.
+        command.env("MALLOC_MMAP_THRESHOLD_", "131072");
+    }
+    if let Some(url) = &args.database_url {
+        command.env("IM__DATABASE__URL", url);
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("start {}", binary.display()))?;
+    let pid = child.id().context("the spawned server has no pid")?;
+    let stdout = child
+        .stdout
+        .take()
+        .context("no stdout of the spawned server")?;
+    let mut lines = BufReader::new(stdout).lines();
+
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    let (http, admin) = loop {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .context("im did not come up in time")?
+            .context("read the server's output")?
+            .context("im exited before it came up")?;
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["message"] == "im is up" {
+            let http = event["http_addr"].as_str().unwrap_or_default().to_owned();
+            let admin = event["admin_addr"].as_str().unwrap_or_default().to_owned();
+            break (http, admin);
+        }
+    };
+    // Keep reading, or a full pipe would stall the server's logging.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    if http.is_empty() {
+        bail!("the spawned server runs no gateway");
+    }
+    wait_ready(&admin, deadline).await?;
+    Ok(Target {
+        base: format!("http://{http}"),
+        pids: vec![pid],
+        spawned: Some(Spawned {
+            child,
+            _data_dir: data_dir,
+        }),
+    })
+}
+
+/// Polls the admin `/readyz` until it answers 200, as a load balancer would.
+async fn wait_ready(admin: &str, deadline: Instant) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .context("build the HTTP client")?;
+    let url = format!("http://{admin}/readyz");
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(&url).send().await
+            && response.status().as_u16() == 200
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("im did not become ready ({url})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_must_be_loopback() {
+        assert!(ensure_loopback("http://127.0.0.1:8080").is_ok());
+        assert!(ensure_loopback("http://localhost:8080/").is_ok());
+        assert!(ensure_loopback("http://[::1]:8080").is_ok());
+        assert!(ensure_loopback("http://10.0.0.1:8080").is_err());
+        assert!(ensure_loopback("https://127.0.0.1").is_err());
+    }
+}

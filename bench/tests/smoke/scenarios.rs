@@ -1,0 +1,143 @@
+//! One tiny run per scenario, each asserting a report a user could trust.
+
+use crate::bench;
+use im_bench::report::Step;
+
+/// What every step with traffic must show at tiny scale: each send acked, nothing lost,
+/// doubled or out of order, and the server's CPU and memory sampled.
+fn assert_clean_traffic(step: &Step, expected_sent: u64) {
+    assert_eq!(step.sent, expected_sent, "{step:#?}");
+    assert_eq!(step.acked, step.sent, "every send acked: {step:#?}");
+    assert!(step.errors.is_empty(), "{step:#?}");
+    assert_eq!(step.unanswered, 0, "{step:#?}");
+    assert_eq!(step.lost, 0, "{step:#?}");
+    assert_eq!(step.duplicates, 0, "{step:#?}");
+    assert_eq!(step.reordered, 0, "{step:#?}");
+    assert_eq!(step.unmatched_arrivals, 0, "{step:#?}");
+    assert_eq!(step.disconnects, 0, "{step:#?}");
+    assert!(step.throughput_per_s.is_some_and(|r| r > 0.0), "{step:#?}");
+    let server = step.server.as_ref().expect("the spawned server is sampled");
+    assert!(
+        server.cpu_seconds > 0.0 && server.peak_rss_kib > 0,
+        "{server:?}"
+    );
+    assert!(server.cpu_seconds_per_1000_messages.is_some(), "{server:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m1_holds_idle_connections_and_measures_their_memory() {
+    let report = bench(&[
+        "m1",
+        "--users",
+        "6",
+        "--duration",
+        "1500ms",
+        "--heartbeat",
+        "300ms",
+    ])
+    .await;
+    let step = &report.steps[0];
+    assert_eq!(step.connections, 6, "{step:#?}");
+    assert!(step.errors.is_empty() && step.disconnects == 0, "{step:#?}");
+    assert_eq!(step.latency["handshake"].count, 6);
+    // each connection pinged about five times while held
+    assert!(step.latency["ping"].count >= 6 * 3, "{step:#?}");
+    assert!(step.memory_per_connection_kib.is_some(), "{step:#?}");
+    assert!(step.server.as_ref().is_some_and(|s| s.rss_after_kib > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m2_counts_every_handshake() {
+    let report = bench(&["m2", "--users", "8", "--concurrency", "4"]).await;
+    let step = &report.steps[0];
+    assert_eq!(
+        (step.sent, step.acked, step.connections),
+        (8, 8, 8),
+        "{step:#?}"
+    );
+    assert!(step.errors.is_empty(), "{step:#?}");
+    assert_eq!(step.latency["handshake"].count, 8);
+    assert!(step.throughput_per_s.is_some_and(|r| r > 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m3_delivers_every_direct_message_once_in_order_at_each_rate() {
+    let report = bench(&["m3", "--users", "6", "--rate", "20,40", "--duration", "1s"]).await;
+    assert_eq!(report.steps.len(), 2);
+    for (step, sent) in report.steps.iter().zip([20, 40]) {
+        assert_clean_traffic(step, sent);
+        // both members of each pair get every message: the other one and the sender
+        assert_eq!(step.expected_deliveries, Some(2 * sent), "{step:#?}");
+        assert_eq!(step.delivered, Some(2 * sent), "{step:#?}");
+        assert_eq!(step.latency["end_to_end"].count, sent);
+        assert_eq!(step.latency["ack"].count, sent);
+        assert!(step.latency["end_to_end"].p99_ms > 0.0);
+    }
+    assert!(report.summary.contains_key("highest_rate_within_target"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m4_fans_every_group_message_out_to_every_member() {
+    let report = bench(&[
+        "m4",
+        "--group-size",
+        "8",
+        "--rate",
+        "10",
+        "--duration",
+        "1500ms",
+    ])
+    .await;
+    let step = &report.steps[0];
+    assert_clean_traffic(step, 15);
+    assert_eq!(step.connections, 8);
+    assert_eq!(step.delivered, Some(15 * 8), "{step:#?}");
+    assert_eq!(step.latency["end_to_end"].count, 15 * 7);
+    assert_eq!(step.latency["last_recipient"].count, 15);
+    assert!(step.deliveries_per_s.is_some_and(|r| r > 0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m5_stores_every_acked_message_exactly_once() {
+    let report = bench(&["m5", "--users", "4", "--rate", "20", "--duration", "1500ms"]).await;
+    let step = &report.steps[0];
+    assert_eq!(step.sent, 30, "{step:#?}");
+    assert_eq!(step.acked, 30, "{step:#?}");
+    assert!(step.errors.is_empty() && step.unanswered == 0, "{step:#?}");
+    assert_eq!(
+        (step.lost, step.duplicates, step.unmatched_arrivals),
+        (0, 0, 0),
+        "{step:#?}"
+    );
+    assert_eq!(step.latency["send_to_commit"].count, 30);
+    assert_eq!(report.summary["stored_bench_messages"], 30);
+    assert!(step.server.is_some());
+}
+
+/// The binary itself: a table on stdout and the same report as JSON.
+#[test]
+fn the_binary_prints_a_table_and_writes_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("m2.json");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_im-bench"))
+        .args(["m2", "--users", "3", "--spawn", "--im-bin"])
+        .arg(crate::im_binary())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        table.contains("M2") && table.contains("handshake ms p50/p99/p99.9/max"),
+        "{table}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["scenario"], "m2");
+    assert_eq!(report["steps"][0]["acked"], 3);
+    assert!(report["steps"][0]["latency"]["handshake"]["p99_ms"].is_number());
+}
