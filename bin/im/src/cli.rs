@@ -108,7 +108,8 @@ impl Cli {
                 }
                 let services = parse_services(&args.services)?;
                 telemetry::init_logging(&config.log)?;
-                serve::run(config, services).await
+                // Boxed: every service's build future lives inside this one.
+                Box::pin(serve::run(config, services)).await
             }
             Command::Migrate { services } => {
                 let services = parse_services(&services)?;

@@ -30,18 +30,21 @@ pub async fn build(name: ServiceName, ctx: &ServiceContext) -> anyhow::Result<Bu
 /// Connects every port to the adapter its URL names: the distributed bus and registry
 /// adapters here (their crates link librdkafka and an etcd client, which only this
 /// binary needs), the others in `im-runtime`.
+///
+/// The adapters' connect futures are boxed: nested in `serve` and `run` unboxed, their
+/// state machines grow past what the compiler lays out in a release build.
 pub async fn infra(config: &Config) -> anyhow::Result<Infra> {
     let bus = match config.bus.url.scheme() {
-        "kafka" => im_bus_kafka::connect(&config.bus.url).await,
-        _ => im_runtime::bus::connect(&config.bus.url).await,
+        "kafka" => Box::pin(im_bus_kafka::connect(&config.bus.url)).await,
+        _ => Box::pin(im_runtime::bus::connect(&config.bus.url)).await,
     }
     .with_context(|| format!("bus at {}", config.bus.url))?;
     let registry = match config.registry.url.scheme() {
-        "etcd" => im_registry_etcd::connect(&config.registry).await,
+        "etcd" => Box::pin(im_registry_etcd::connect(&config.registry)).await,
         _ => im_runtime::registry::connect(&config.registry),
     }
     .with_context(|| format!("registry at {}", config.registry.url))?;
-    Infra::assemble(config, bus, registry).await
+    Box::pin(Infra::assemble(config, bus, registry)).await
 }
 
 /// A context for one-off commands (migrate, admin) on the configured adapters.
