@@ -75,6 +75,8 @@ impl Connection {
         .context("WebSocket handshake timed out")?
         .context("WebSocket handshake")?;
         let handshake = started.elapsed();
+        let mut socket = socket;
+        ready(&mut socket).await?;
         let (sink, stream) = socket.split();
         let (outgoing, queue) = mpsc::unbounded_channel();
         let (stop, stopped) = watch::channel(false);
@@ -175,6 +177,34 @@ async fn tick(pings: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
+}
+
+/// One round trip before traffic: the gateway serves a socket's frames only once it has
+/// registered the device with presence, so a reply means pushes will reach it (a real
+/// client syncs after connecting for the same reason; counting pushes sent before this
+/// point as lost would blame the server for the client's haste).
+async fn ready<S>(socket: &mut S) -> anyhow::Result<()>
+where
+    S: futures::Sink<Message, Error = tokio_tungstenite::tungstenite::Error>
+        + futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    socket
+        .send(Message::Text(r#"{"type":"ping","id":"ready"}"#.into()))
+        .await
+        .context("send the readiness ping")?;
+    tokio::time::timeout(HANDSHAKE_LIMIT, async {
+        while let Some(message) = socket.next().await {
+            if let Message::Text(text) = message.context("read the readiness reply")?
+                && text.contains(r#""id":"ready""#)
+            {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the socket closed before it was ready")
+    })
+    .await
+    .context("no readiness reply in time")?
 }
 
 /// A `ping` frame whose id carries its send time.
