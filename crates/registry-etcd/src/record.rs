@@ -3,7 +3,7 @@
 //! value naming its endpoint.
 
 use im_runtime::ServiceName;
-use im_runtime::registry::{Instance, RegistryError};
+use im_runtime::registry::{Instance, validate_endpoint};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -60,20 +60,6 @@ impl Layout {
         }
         Some((service.parse().ok()?, id))
     }
-}
-
-/// The same rule as the static adapter: `http(s)://host:port`.
-pub fn validate_endpoint(service: ServiceName, endpoint: &str) -> Result<(), RegistryError> {
-    let invalid = |reason: &str| RegistryError::InvalidEndpoint {
-        service: service.to_string(),
-        endpoint: endpoint.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let url = url::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.port().is_none() {
-        return Err(invalid("expected http://host:port"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `static://`: endpoints written in configuration, plus the instances this process
 //! registers itself (how the all-in-one mode finds its own services on free ports).
 
-use super::{Instance, Registry, RegistryError};
+use super::{Instance, Registry, RegistryError, validate_endpoint};
 use crate::config::RegistryConfig;
 use crate::service::ServiceName;
 use async_trait::async_trait;
@@ -39,19 +39,6 @@ impl StaticRegistry {
             local: RwLock::default(),
         })
     }
-}
-
-fn validate_endpoint(service: ServiceName, endpoint: &str) -> Result<(), RegistryError> {
-    let invalid = |reason: &str| RegistryError::InvalidEndpoint {
-        service: service.to_string(),
-        endpoint: endpoint.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let url = url::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.port().is_none() {
-        return Err(invalid("expected http://host:port"));
-    }
-    Ok(())
 }
 
 #[async_trait]

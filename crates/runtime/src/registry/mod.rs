@@ -47,6 +47,20 @@ pub trait Registry: Send + Sync {
     async fn resolve(&self, service: ServiceName) -> Result<Vec<Instance>, RegistryError>;
 }
 
+/// What every adapter accepts as an instance's endpoint: `http(s)://host:port`.
+pub fn validate_endpoint(service: ServiceName, endpoint: &str) -> Result<(), RegistryError> {
+    let invalid = |reason: &str| RegistryError::InvalidEndpoint {
+        service: service.to_string(),
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.port().is_none() {
+        return Err(invalid("expected http://host:port"));
+    }
+    Ok(())
+}
+
 pub fn connect(config: &RegistryConfig) -> Result<Arc<dyn Registry>, RegistryError> {
     match config.url.scheme() {
         "static" => Ok(Arc::new(StaticRegistry::from_config(config)?)),
