@@ -20,3 +20,5 @@ pub mod topics {
     /// `v1::PresenceChanged`, keyed by user id.
     pub const PRESENCE_EVENTS: &str = "im.presence.events";
 }
+
+pub mod views;

@@ -4,7 +4,7 @@
 //! and maps its refusal once, so a frame and the route doing the same answer alike.
 
 use crate::http::ApiError;
-use crate::http::views::{MessageView, required};
+use crate::http::views::{MessageView, message_view, required};
 use crate::message::Message;
 use im_contracts::v1::{MarkReadRequest, MessageType, SendRequest, SyncCursor, SyncRequest};
 use im_runtime::ServiceName;
@@ -94,7 +94,7 @@ pub async fn send(
         .await
         .map_err(|status| from_message(&status))?;
     Ok(Sent {
-        message: MessageView::try_from(required(sent.message, "message")?)?,
+        message: message_view(required(sent.message, "message")?)?,
         duplicate: sent.duplicate,
     })
 }
@@ -181,7 +181,7 @@ pub async fn sync_page(
                 messages: batch
                     .messages
                     .into_iter()
-                    .map(MessageView::try_from)
+                    .map(message_view)
                     .collect::<Result<_, ApiError>>()?,
                 has_more: batch.has_more,
                 max_seq: batch.max_seq,

@@ -5,7 +5,7 @@
 
 use super::json::ApiJson;
 use super::params::{ApiQuery, PathId};
-use super::views::{MessageView, required};
+use super::views::{MessageView, message_view, required};
 use super::{ApiError, AppState, ErrorBody};
 use crate::auth::Principal;
 use crate::messaging::{self, NewMessage, from_message};
@@ -154,7 +154,7 @@ async fn history(
     let items = page
         .messages
         .into_iter()
-        .map(MessageView::try_from)
+        .map(message_view)
         .collect::<Result<_, _>>()?;
     Ok(Json(HistoryPage {
         items,
@@ -215,10 +215,7 @@ async fn recall_message(
         .call(request, |mut c, r| async move { c.recall(r).await })
         .await
         .map_err(|status| from_message(&status))?;
-    Ok(Json(MessageView::try_from(required(
-        recalled.message,
-        "message",
-    )?)?))
+    Ok(Json(message_view(required(recalled.message, "message")?)?))
 }
 
 /// Replace the body of a text message the caller sent; it keeps its seq and gets
@@ -251,10 +248,7 @@ async fn edit_message(
         .call(request, |mut c, r| async move { c.edit(r).await })
         .await
         .map_err(|status| from_message(&status))?;
-    Ok(Json(MessageView::try_from(required(
-        edited.message,
-        "message",
-    )?)?))
+    Ok(Json(message_view(required(edited.message, "message")?)?))
 }
 
 /// Delete a message for the caller only: it leaves their history and sync; the other

@@ -1,11 +1,11 @@
 //! Objects inside frames, shaped like the REST API's (the gateway's views): ids as
-//! strings, enums in snake_case, times RFC 3339 UTC, unset values `null`.
+//! strings, enums in snake_case, times RFC 3339 UTC, unset values `null`. Messages use
+//! the one shape of `im_contracts::views`.
 
 use super::Malformed;
 use chrono::{DateTime, Utc};
 use im_contracts::v1 as pb;
 use serde::Serialize;
-use serde_json::Value;
 
 fn time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -21,68 +21,12 @@ pub fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-#[derive(Debug, Serialize)]
-pub struct MessageView {
-    pub id: String,
-    pub conversation_id: String,
-    pub seq: u64,
-    pub sender_id: String,
-    pub client_msg_id: String,
-    #[serde(rename = "type")]
-    pub message_type: &'static str,
-    /// The parsed body; `null` when empty (recalled) or not JSON.
-    pub body: Value,
-    pub reply_to: Option<String>,
-    pub mentions: Vec<String>,
-    pub mention_all: bool,
-    pub created_at: DateTime<Utc>,
-    pub edited_at: Option<DateTime<Utc>>,
-    pub recalled: bool,
-}
+pub use im_contracts::views::MessageView;
 
-impl TryFrom<pb::Message> for MessageView {
-    type Error = Malformed;
-
-    fn try_from(message: pb::Message) -> Result<Self, Malformed> {
-        let message_type = match message.r#type() {
-            pb::MessageType::Text => "text",
-            pb::MessageType::Image => "image",
-            pb::MessageType::File => "file",
-            pb::MessageType::Video => "video",
-            pb::MessageType::Voice => "voice",
-            pb::MessageType::Custom => "custom",
-            pb::MessageType::System => "system",
-            pb::MessageType::Call => "call",
-            pb::MessageType::Unspecified => {
-                return Err(Malformed(format!("message {} has no type", message.id)));
-            }
-        };
-        Ok(Self {
-            body: body(&message.id, &message.body_json),
-            id: message.id,
-            conversation_id: message.conversation_id,
-            seq: message.seq,
-            sender_id: message.sender_id,
-            client_msg_id: message.client_msg_id,
-            message_type,
-            reply_to: non_empty(message.reply_to),
-            mentions: message.mentions,
-            mention_all: message.mention_all,
-            created_at: time(message.created_at_ms),
-            edited_at: optional_time(message.edited_at_ms),
-            recalled: message.recalled,
-        })
+impl From<im_contracts::views::UntypedMessage> for Malformed {
+    fn from(error: im_contracts::views::UntypedMessage) -> Self {
+        Malformed(error.to_string())
     }
-}
-
-fn body(id: &str, json: &str) -> Value {
-    if json.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_str(json).unwrap_or_else(|error| {
-        tracing::warn!(message_id = id, %error, "a message body is not JSON");
-        Value::Null
-    })
 }
 
 #[derive(Debug, Serialize)]

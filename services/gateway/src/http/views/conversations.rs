@@ -1,7 +1,7 @@
 //! Conversations, their members, settings and join requests, as the conversation
 //! service reports them.
 
-use super::{MessageView, malformed, non_empty, optional_time, time};
+use super::{MessageView, malformed, message_view, non_empty, optional_time, time};
 use crate::http::ApiError;
 use chrono::{DateTime, Utc};
 use im_contracts::v1 as pb;
@@ -148,10 +148,7 @@ impl ConversationView {
             max_seq: conversation.max_seq,
             read_seq: conversation.read_seq,
             unread: conversation.unread,
-            last_message: conversation
-                .last_message
-                .map(MessageView::try_from)
-                .transpose()?,
+            last_message: conversation.last_message.map(message_view).transpose()?,
             updated_at: time(conversation.updated_at_ms),
         })
     }

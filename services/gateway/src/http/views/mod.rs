@@ -11,7 +11,7 @@ pub use contacts::{BlockView, ContactView, FriendRequestView};
 pub use conversations::{
     ConversationView, InvitePolicyView, JoinPolicyView, JoinRequestView, MemberView,
 };
-pub use messages::MessageView;
+pub use messages::{MessageView, message_view};
 pub use presence::PresenceView;
 
 use super::ApiError;
