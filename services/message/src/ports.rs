@@ -42,18 +42,7 @@ pub struct SeqRange {
 pub trait Transaction: Send {
     async fn commit(self) -> anyhow::Result<()>;
 
-    /// Takes the conversation's next seq (1 for its first message).
-    async fn next_seq(&mut self) -> anyhow::Result<u64>;
     async fn message(&mut self, id: &MessageId) -> anyhow::Result<Option<Message>>;
-    /// The conversation's message `sender` sent as `client_msg_id`.
-    async fn message_by_client_id(
-        &mut self,
-        sender: &UserId,
-        client_msg_id: &ClientMsgId,
-    ) -> anyhow::Result<Option<Message>>;
-    /// Fails with [`StoreError::Duplicate`] when the seq or the client message id is
-    /// taken.
-    async fn insert_message(&mut self, message: &Message) -> Result<(), StoreError>;
     /// Saves body, mentions, edit time and recall of an existing message.
     async fn update_message(&mut self, message: &Message) -> anyhow::Result<()>;
     /// The user's read cursor in the conversation (0 when none).
@@ -64,13 +53,60 @@ pub trait Transaction: Send {
     async fn enqueue(&mut self, event: &EventEnvelope) -> anyhow::Result<()>;
 }
 
+/// What makes a send idempotent: one sender's client message id in one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey {
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub client_msg_id: ClientMsgId,
+}
+
+/// A read cursor to move forward (never back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAdvance {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub seq: u64,
+    pub at_ms: i64,
+}
+
+/// New messages of several conversations stored together: one transaction holding the
+/// locks of all of them, taken in one fixed order so that batches sharing conversations
+/// queue behind each other instead of deadlocking; rolled back when dropped without
+/// commit. Each method is one round trip however many messages it carries.
+#[async_trait]
+pub trait SendBatch: Send {
+    async fn commit(self) -> anyhow::Result<()>;
+
+    /// Those of `keys` that are stored already, as their messages.
+    async fn stored(&mut self, keys: &[ClientKey]) -> anyhow::Result<Vec<Message>>;
+    /// Takes `count` seqs in each conversation named, returning the first of each
+    /// conversation's run (1 for its first message). The conversations must be among
+    /// the locked ones.
+    async fn take_seqs(
+        &mut self,
+        counts: &[(ConversationId, u64)],
+    ) -> anyhow::Result<HashMap<ConversationId, u64>>;
+    /// Fails with [`StoreError::Duplicate`] when a seq or a client key is taken.
+    async fn insert_messages(&mut self, messages: &[Message]) -> Result<(), StoreError>;
+    /// Moves each cursor forward to its seq, leaving those already past it.
+    async fn advance_reads(&mut self, cursors: &[ReadAdvance]) -> anyhow::Result<()>;
+    /// Queues events for the bus, in this order; published by the outbox relay after
+    /// commit.
+    async fn enqueue(&mut self, events: &[EventEnvelope]) -> anyhow::Result<()>;
+}
+
 /// Everything the message service stores.
 #[async_trait]
 pub trait Store: Send + Sync {
     type Tx: Transaction + 'static;
+    type Batch: SendBatch + 'static;
 
     /// Starts a transaction holding `conversation`'s lock.
     async fn begin(&self, conversation: &ConversationId) -> anyhow::Result<Self::Tx>;
+    /// Starts a transaction holding the locks of `conversations` (distinct, in
+    /// ascending order), making the counters of new conversations.
+    async fn begin_batch(&self, conversations: &[ConversationId]) -> anyhow::Result<Self::Batch>;
 
     /// Whether `error` is a lost race (deadlock, lock timeout, busy database) that the same
     /// transaction, retried, may not meet again.

@@ -16,6 +16,10 @@ pub struct Settings {
     pub conversation_deadline: Duration,
     /// The most conversations of one user a sync looks at.
     pub sync_conversation_limit: usize,
+    /// The most sends stored in one transaction (group commit).
+    pub send_batch: usize,
+    /// How many batches of sends may be stored at once.
+    pub send_writers: usize,
     pub outbox: RelaySettings,
 }
 
@@ -26,6 +30,8 @@ impl Default for Settings {
             edit_window: Duration::from_secs(24 * 60 * 60),
             conversation_deadline: Duration::from_secs(2),
             sync_conversation_limit: 10_000,
+            send_batch: 256,
+            send_writers: 2,
             outbox: RelaySettings::default(),
         }
     }

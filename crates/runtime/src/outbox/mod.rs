@@ -5,26 +5,30 @@
 //! it. A bus outage delays events, never loses them; delivery is at-least-once (a crash
 //! between publishing and deleting publishes again), so consumers dedupe.
 //!
-//! Order: records are published in id order, one at a time. Records of one key must be
-//! written by transactions that hold the same lock (a conversation, a pair of users), so
-//! their ids follow commit order and each key's records reach the bus in order. Only
-//! one relay publishes at a time: several instances of a service share the database and
-//! take turns through a lease row.
+//! Order: each key's records are published in id order, each once the one before was
+//! accepted; different keys' records go out side by side, and a round's published
+//! records are deleted together. Records of one key must be written by transactions
+//! that hold the same lock (a conversation, a pair of users), so their ids follow commit
+//! order and each key's records reach the bus in order. Only one relay publishes at a
+//! time: several instances of a service share the database and take turns through a
+//! lease row.
 //!
 //! A service owns its copy of the tables: its first migration that needs them calls
-//! [`schema::create`], and its store calls [`enqueue`] inside its transactions and wakes
-//! the relay ([`Relay::waker`]) after commit.
+//! [`schema::create`], and its store calls [`enqueue`] (or [`enqueue_many`]) inside its
+//! transactions and wakes the relay ([`Relay::waker`]) after commit.
 
 mod entity;
 pub mod schema;
 
 use crate::bus::{Bus, Record};
 use entity::{outbox, outbox_lease};
+use futures::{StreamExt as _, stream};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -62,6 +66,39 @@ pub async fn enqueue(
     Ok(())
 }
 
+/// Stores `records` for publication, in this order, with one insert per [`ROWS`];
+/// call inside the transaction of the change.
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    records: impl IntoIterator<Item = (OutboxRecord, i64)>,
+) -> Result<(), DbErr> {
+    let rows: Vec<outbox::ActiveModel> = records
+        .into_iter()
+        .map(|(record, now_ms)| outbox::ActiveModel {
+            topic: Set(record.topic),
+            record_key: Set(record.key),
+            payload: Set(record.payload),
+            created_at_ms: Set(now_ms),
+            ..Default::default()
+        })
+        .collect();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS).collect();
+        outbox::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Rows per multi-row insert (4 values each).
+const ROWS: usize = 500;
+/// Keys whose records are published at the same time.
+const PUBLISHING_KEYS: usize = 64;
+/// Ids per `DELETE … IN (…)`.
+const DELETES: usize = 500;
+
 /// How a relay paces itself.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
@@ -81,7 +118,7 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             poll_interval: Duration::from_millis(500),
-            batch_size: 100,
+            batch_size: 500,
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(10),
@@ -165,15 +202,59 @@ impl Relay {
         if rows.is_empty() {
             return Ok(Round::Idle);
         }
+        // Each key's records one after another, in id order; different keys at once.
+        let mut chains: Vec<Vec<outbox::Model>> = Vec::new();
+        let mut chain_of: HashMap<String, usize> = HashMap::new();
         for row in rows {
-            let id = row.id;
+            let next = chains.len();
+            let chain = *chain_of.entry(row.record_key.clone()).or_insert(next);
+            if chain == next {
+                chains.push(Vec::new());
+            }
+            chains[chain].push(row);
+        }
+        let published: Vec<anyhow::Result<Vec<i64>>> = stream::iter(chains)
+            .map(|chain| self.publish_chain(chain, stop))
+            .buffer_unordered(PUBLISHING_KEYS)
+            .collect()
+            .await;
+        let mut sent = Vec::new();
+        let mut failure = None;
+        for chain in published {
+            match chain {
+                Ok(ids) => sent.extend(ids),
+                Err(error) => failure = Some(error),
+            }
+        }
+        for ids in sent.chunks(DELETES) {
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+                .exec(&self.db)
+                .await?;
+        }
+        match failure {
+            Some(error) => Err(error),
+            None if stop.is_cancelled() => Ok(Round::Idle),
+            None => Ok(Round::Published),
+        }
+    }
+
+    /// Publishes one key's records in order, each once the one before is accepted;
+    /// returns the ids published, which stop short when stopped.
+    async fn publish_chain(
+        &self,
+        chain: Vec<outbox::Model>,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Vec<i64>> {
+        let mut published = Vec::with_capacity(chain.len());
+        for row in chain {
             let record = Record::new(row.record_key, row.payload);
             if !self.publish(&row.topic, record, stop).await? {
-                return Ok(Round::Idle);
+                break;
             }
-            outbox::Entity::delete_by_id(id).exec(&self.db).await?;
+            published.push(row.id);
         }
-        Ok(Round::Published)
+        Ok(published)
     }
 
     /// Publishes until the bus accepts; false when stopped first. Keeps the lease while

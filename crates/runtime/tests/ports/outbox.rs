@@ -1,4 +1,4 @@
-use im_runtime::bus::{Bus, Subscription};
+use im_runtime::bus::{Bus, BusError, Record, StartAt, Subscription};
 use im_runtime::config::DatabaseConfig;
 use im_runtime::db;
 use im_runtime::outbox::{self, OutboxRecord, Relay, RelaySettings};
@@ -63,6 +63,38 @@ async fn commit(db: &DatabaseConnection, key: &str, payloads: &[String]) {
             .await
             .unwrap();
         txn.commit().await.unwrap();
+    }
+}
+
+/// A bus that takes a different while to accept each record, so records published at
+/// the same time are accepted out of their order.
+struct Uneven {
+    inner: Arc<im_testkit::SwitchableBus>,
+    calls: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Bus for Uneven {
+    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
+        let call = self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // 0–3 ms, in a pattern that does not follow the publish order
+        tokio::time::sleep(Duration::from_micros((call * 7_919) % 4_000)).await;
+        self.inner.publish(topic, record).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_from(topic, group, start).await
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        self.inner.ping().await
     }
 }
 
@@ -143,12 +175,74 @@ async fn contract(db: DatabaseConnection) {
     stop.cancel();
 }
 
+/// Many keys' records, committed many per transaction, through a bus that accepts them
+/// at uneven speeds: the relay publishes keys side by side, yet each key's records
+/// arrive in their order, each once.
+async fn keys_keep_their_order_in_batches(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let inner = Arc::new(im_testkit::SwitchableBus::default());
+    let bus = Arc::new(Uneven {
+        inner: inner.clone(),
+        calls: 0.into(),
+    });
+    let mut subscription = inner.subscribe(TOPIC, "test").await.unwrap();
+    const KEYS: u32 = 12;
+    const EACH: u32 = 20;
+    // four records of every key per transaction, keys interleaved
+    for round in 0..EACH / 4 {
+        let txn = db.begin().await.unwrap();
+        let records = (1..=4).flat_map(|i| {
+            (0..KEYS).map(move |k| (record(&format!("k{k}"), &format!("{}", round * 4 + i)), 1))
+        });
+        outbox::enqueue_many(&txn, records).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    let stop = CancellationToken::new();
+    let relay = Relay::new(db.clone(), bus.clone(), settings());
+    tokio::spawn(relay.run(stop.child_token()));
+    let seen = read(&mut subscription, (KEYS * EACH) as usize).await;
+    for k in 0..KEYS {
+        let key = format!("k{k}");
+        let of_key: Vec<_> = seen
+            .iter()
+            .filter(|(kk, _)| *kk == key)
+            .map(|(_, p)| p.clone())
+            .collect();
+        assert_eq!(of_key, numbered("", 1..=EACH), "{key} in order, each once");
+    }
+    let interleaved = seen.windows(2).filter(|w| w[0].0 != w[1].0).count();
+    assert!(interleaved > 0, "keys were published side by side");
+    stop.cancel();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_the_outbox_contract() {
     let dir = tempfile::tempdir().unwrap();
     let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
     let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
     contract(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_keeps_each_keys_order_in_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    keys_keep_their_order_in_batches(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_keeps_each_keys_order_in_batches() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_outbox_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    keys_keep_their_order_in_batches(db.clone()).await;
+    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 //! cursors, recall and edit, and sync.
 
 mod changes;
+mod group_commit;
 mod history;
 mod reads;
 mod send;
@@ -15,12 +16,14 @@ mod sync;
 
 pub use history::HistoryQuery;
 pub use send::Outgoing;
+use send::Sent;
 pub use sync::SyncQuery;
 
 use crate::domain::{ConversationId, Refusal, SendCheck, UserId, ValidationError};
 use crate::ports::{Clock, Membership, MembershipError, Ports, Store};
 use crate::settings::Settings;
 use futures::{StreamExt as _, TryStreamExt as _};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a use case refused. Mapped once to gRPC statuses by the gRPC adapter.
@@ -78,10 +81,11 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
 /// The message service's use cases over one set of adapters.
 pub struct App<P: Ports> {
-    store: P::Store,
+    store: Arc<P::Store>,
     membership: P::Membership,
     clock: P::Clock,
     settings: Settings,
+    sends: group_commit::GroupCommit,
 }
 
 impl<P: Ports> App<P> {
@@ -92,9 +96,10 @@ impl<P: Ports> App<P> {
         settings: Settings,
     ) -> Self {
         Self {
-            store,
+            store: Arc::new(store),
             membership,
             clock,
+            sends: group_commit::GroupCommit::new(settings.send_writers, settings.send_batch),
             settings,
         }
     }
@@ -134,28 +139,38 @@ impl<P: Ports> App<P> {
     }
 
     /// Runs `attempt` until it does not lose a race, a few times at most.
-    async fn retrying<T, F, Fut>(&self, mut attempt: F) -> AppResult<T>
+    async fn retrying<T, F, Fut>(&self, attempt: F) -> AppResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = AppResult<T>>,
     {
-        let mut backoff = FIRST_BACKOFF;
-        for tries in 1..=ATTEMPTS {
-            let lost = match attempt().await {
-                Err(AppError::Raced) => "a unique key was taken meanwhile".to_owned(),
-                Err(AppError::Unexpected(error)) if self.store.is_transient(&error) => {
-                    format!("{error:#}")
-                }
-                other => return other,
-            };
-            tracing::debug!(tries, lost, "transaction lost a race; retrying");
-            if tries < ATTEMPTS {
-                tokio::time::sleep(jittered(backoff)).await;
-                backoff *= 2;
-            }
-        }
-        Err(AppError::Contention)
+        retrying(&*self.store, attempt).await
     }
+}
+
+/// Runs `attempt` until it does not lose a race on `store`, a few times at most.
+async fn retrying<S, T, F, Fut>(store: &S, mut attempt: F) -> AppResult<T>
+where
+    S: Store,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<T>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    for tries in 1..=ATTEMPTS {
+        let lost = match attempt().await {
+            Err(AppError::Raced) => "a unique key was taken meanwhile".to_owned(),
+            Err(AppError::Unexpected(error)) if store.is_transient(&error) => {
+                format!("{error:#}")
+            }
+            other => return other,
+        };
+        tracing::debug!(tries, lost, "transaction lost a race; retrying");
+        if tries < ATTEMPTS {
+            tokio::time::sleep(jittered(backoff)).await;
+            backoff *= 2;
+        }
+    }
+    Err(AppError::Contention)
 }
 
 /// A duration as milliseconds.

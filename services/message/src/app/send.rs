@@ -1,15 +1,15 @@
 //! Sending: a client's message after the membership check, and the server's system
-//! messages. Both store a draft the same way: under the conversation's lock, a retry of
-//! a stored message returns the original; otherwise the next seq is taken, the message,
-//! the sender's read cursor and the `stored` event are written, and all of it commits
-//! at once.
+//! messages. Both store a draft the same way, in a batch of the group commit: under the
+//! conversation's lock, a retry of a stored message returns the original; otherwise the
+//! next seq is taken, the message, the sender's read cursor and the `stored` event are
+//! written, and all of it commits at once.
 
 use super::{App, AppError, AppResult};
 use crate::domain::{
-    Body, ClientMsgId, ConversationId, Draft, EventEnvelope, Message, MessageEvent, MessageId,
-    MessageType, SystemNotice, UserId, ValidationError, mentions,
+    Body, ClientMsgId, ConversationId, Draft, Message, MessageId, MessageType, SystemNotice,
+    UserId, ValidationError, mentions,
 };
-use crate::ports::{Ports, Store, Transaction};
+use crate::ports::{Ports, Store};
 
 /// A message as a client sends it.
 #[derive(Debug, Clone, Copy)]
@@ -57,21 +57,30 @@ impl<P: Ports> App<P> {
     /// original when the same sender already sent this client message id there.
     pub async fn send(&self, outgoing: Outgoing<'_>) -> AppResult<Sent> {
         let draft = outgoing.draft()?;
-        // A retry is answered from what is stored, even while membership cannot be asked.
-        if let Some(original) = self
-            .store
-            .message_by_client_id(
-                &draft.conversation_id,
-                &draft.sender_id,
-                &draft.client_msg_id,
-            )
-            .await?
-        {
-            return Ok(Sent {
-                message: original,
-                duplicate: true,
-            });
+        if let Err(refusal) = self.may_send(&draft).await {
+            // A retry is answered from what is stored, even while membership cannot be
+            // asked or no longer lets the sender post.
+            let stored = self
+                .store
+                .message_by_client_id(
+                    &draft.conversation_id,
+                    &draft.sender_id,
+                    &draft.client_msg_id,
+                )
+                .await?;
+            return match stored {
+                Some(original) => Ok(Sent {
+                    message: original,
+                    duplicate: true,
+                }),
+                None => Err(refusal),
+            };
         }
+        self.store_draft(draft, true).await
+    }
+
+    /// Whether the draft's sender may post it where it goes.
+    async fn may_send(&self, draft: &Draft) -> AppResult<()> {
         self.member(&draft.conversation_id, &draft.sender_id)
             .await?
             .may_post()?;
@@ -82,44 +91,20 @@ impl<P: Ports> App<P> {
                 return Err(AppError::ReplyNotFound);
             }
         }
-        self.retrying(|| self.store_draft(&draft, true)).await
+        Ok(())
     }
 
     /// Stores the system message of a conversation change; a redelivered change finds
     /// its message stored and adds nothing.
     pub async fn record_notice(&self, notice: &SystemNotice) -> AppResult<Sent> {
         let draft = notice.draft()?;
-        self.retrying(|| self.store_draft(&draft, false)).await
+        self.store_draft(draft, false).await
     }
 
-    async fn store_draft(&self, draft: &Draft, sender_reads: bool) -> AppResult<Sent> {
-        let mut tx = self.store.begin(&draft.conversation_id).await?;
-        if let Some(original) = tx
-            .message_by_client_id(&draft.sender_id, &draft.client_msg_id)
-            .await?
-        {
-            return Ok(Sent {
-                message: original,
-                duplicate: true,
-            });
-        }
-        let seq = tx.next_seq().await?;
-        let now = self.now_ms();
-        let message = draft.stored(MessageId::generate(), seq, now);
-        tx.insert_message(&message).await?;
-        if sender_reads {
-            // Sending implies having read everything before.
-            tx.advance_read(&message.sender_id, seq, now).await?;
-        }
-        tx.enqueue(&EventEnvelope {
-            event: MessageEvent::Stored(message.clone()),
-            occurred_at_ms: now,
-        })
-        .await?;
-        tx.commit().await?;
-        Ok(Sent {
-            message,
-            duplicate: false,
-        })
+    /// Stores `draft` in the next batch (see [`super::group_commit`]).
+    async fn store_draft(&self, draft: Draft, sender_reads: bool) -> AppResult<Sent> {
+        self.sends
+            .store(&self.store, || self.now_ms(), draft, sender_reads)
+            .await
     }
 }

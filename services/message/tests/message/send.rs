@@ -9,6 +9,7 @@ use tonic::Code;
 
 on_every_backend!(
     concurrent_senders_get_gapless_seqs,
+    batched_sends_across_conversations_stay_gapless,
     retries_return_the_original_once,
     only_members_who_may_post_can_send,
     replies_and_mentions_are_checked,
@@ -71,6 +72,126 @@ async fn concurrent_senders_get_gapless_seqs(app: TestApp) {
         assert_eq!(texts, expected);
     }
     assert_eq!(app.read_state("user0", "g").await.max_seq, total);
+}
+
+const CONVERSATIONS: usize = 6;
+const WRITERS: usize = 24;
+const ROUNDS: usize = 8;
+
+/// Many senders at once, each writing into every one of several groups in turn and
+/// sending each message twice at the same time (a retry racing its original): the
+/// sends are stored many per transaction, yet every group's seqs are exactly 1..=n,
+/// each message is stored once with its copy answered as the original, each sender's
+/// messages keep their order in each group, and each sender's read cursor sits on its
+/// last message.
+async fn batched_sends_across_conversations_stay_gapless(app: TestApp) {
+    let metrics = im_runtime::metrics::install();
+    let before = counter(&metrics.render(), "im_message_send_batch_drafts_total");
+    let batches_before = counter(&metrics.render(), "im_message_send_batches_total");
+    let users: Vec<String> = (0..WRITERS).map(|i| format!("w{i}")).collect();
+    let names: Vec<&str> = users.iter().map(String::as_str).collect();
+    let groups: Vec<String> = (0..CONVERSATIONS).map(|i| format!("g{i}")).collect();
+    for group in &groups {
+        app.members.group(group, &names);
+    }
+    let tasks: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(w, user)| {
+            let (app, user, groups) = (app.clone(), user.clone(), groups.clone());
+            tokio::spawn(async move {
+                let mut mine: Vec<(String, u64)> = Vec::new();
+                for round in 0..ROUNDS {
+                    let group = &groups[(w + round) % groups.len()];
+                    let id = format!("{user}-{round}");
+                    let text = format!("{user} {round}");
+                    let (a, b) = tokio::join!(
+                        app.try_text(group, &user, &id, &text),
+                        app.try_text(group, &user, &id, &text)
+                    );
+                    let (a, b) = (a.unwrap().into_inner(), b.unwrap().into_inner());
+                    assert_eq!(a.message, b.message, "a copy is answered as its original");
+                    assert_eq!(
+                        [a.duplicate, b.duplicate].iter().filter(|d| !**d).count(),
+                        1,
+                        "exactly one of the two copies stored it"
+                    );
+                    mine.push((group.clone(), a.message.unwrap().seq));
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut sent_by: Vec<Vec<(String, u64)>> = Vec::new();
+    for task in tasks {
+        sent_by.push(task.await.unwrap());
+    }
+    let total = WRITERS * ROUNDS;
+    let mut per_group = 0;
+    for group in &groups {
+        let history = app.all_history(group, "w0").await;
+        let n = history.len() as u64;
+        per_group += history.len();
+        assert_eq!(
+            seqs(&history),
+            (1..=n).collect::<Vec<_>>(),
+            "{group} is gapless"
+        );
+        for (w, user) in users.iter().enumerate() {
+            let texts: Vec<String> = history
+                .iter()
+                .filter(|m| &m.sender_id == user)
+                .map(text_of)
+                .collect();
+            let expected: Vec<String> = (0..ROUNDS)
+                .filter(|round| &groups[(w + round) % groups.len()] == group)
+                .map(|round| format!("{user} {round}"))
+                .collect();
+            assert_eq!(
+                texts, expected,
+                "{user}'s messages in {group}, once each, in order"
+            );
+        }
+    }
+    assert_eq!(per_group, total);
+    for (user, mine) in users.iter().zip(&sent_by) {
+        for group in &groups {
+            if let Some(last) = mine
+                .iter()
+                .filter(|(g, _)| g == group)
+                .map(|(_, s)| *s)
+                .max()
+            {
+                let read = app.read_states(user, &[group]).await;
+                assert_eq!(
+                    read[0].read_seq, last,
+                    "{user} has read {group} up to its last send"
+                );
+            }
+        }
+    }
+    let rendered = metrics.render();
+    let drafts = counter(&rendered, "im_message_send_batch_drafts_total") - before;
+    let batches = counter(&rendered, "im_message_send_batches_total") - batches_before;
+    assert_eq!(drafts, 2 * total as u64, "every send went through a batch");
+    assert!(
+        batches < drafts,
+        "concurrent sends share transactions: {drafts} sends in {batches} batches"
+    );
+}
+
+/// The value of an unlabelled counter in Prometheus text (0 when absent).
+fn counter(rendered: &str, name: &str) -> u64 {
+    rendered
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// A retried send, sequential or racing, returns the original message and takes no seq.

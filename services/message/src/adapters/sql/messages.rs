@@ -3,16 +3,21 @@
 use super::entities::{conversation_seq, hidden_message, message, read_cursor};
 use super::{to_i64, to_u64};
 use crate::domain::{Body, ClientMsgId, ConversationId, Message, MessageId, MessageType, UserId};
-use crate::ports::{Direction, SeqRange};
-use sea_orm::sea_query::{Expr, ExprTrait as _, Query};
+use crate::ports::{ClientKey, Direction, ReadAdvance, SeqRange};
+use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 
 /// Ids per `IN (…)` list.
 const CHUNK: usize = 500;
+/// Rows per multi-row insert (13 values each at most, well under SQLite's 32,766 and
+/// MySQL's 65,535 placeholders).
+const ROWS: usize = 200;
+/// Client keys looked up per statement (3 values each).
+const KEYS: usize = 300;
 
 fn to_domain(row: message::Model) -> Message {
     let mentions: Vec<String> = serde_json::from_str(&row.mentions).unwrap_or_default();
@@ -61,8 +66,8 @@ pub async fn by_client_id(
         .map(to_domain))
 }
 
-pub async fn insert(db: &impl ConnectionTrait, m: &Message) -> Result<(), DbErr> {
-    let row = message::ActiveModel {
+fn row(m: &Message) -> message::ActiveModel {
+    message::ActiveModel {
         conversation_id: Set(m.conversation_id.as_str().to_owned()),
         seq: Set(to_i64(m.seq)),
         id: Set(m.id.as_str().to_owned()),
@@ -76,11 +81,39 @@ pub async fn insert(db: &impl ConnectionTrait, m: &Message) -> Result<(), DbErr>
         created_at_ms: Set(m.created_at_ms),
         edited_at_ms: Set(m.edited_at_ms),
         recalled: Set(m.recalled),
-    };
-    message::Entity::insert(row)
-        .exec_without_returning(db)
-        .await?;
+    }
+}
+
+/// Inserts `messages`, up to [`ROWS`] per statement.
+pub async fn insert_many(db: &impl ConnectionTrait, messages: &[Message]) -> Result<(), DbErr> {
+    for chunk in messages.chunks(ROWS) {
+        message::Entity::insert_many(chunk.iter().map(row))
+            .exec_without_returning(db)
+            .await?;
+    }
     Ok(())
+}
+
+/// The stored messages among `keys`: one lookup of the unique (conversation, sender,
+/// client message id) index per key, [`KEYS`] keys per statement.
+pub async fn by_client_ids(
+    db: &impl ConnectionTrait,
+    keys: &[ClientKey],
+) -> Result<Vec<Message>, DbErr> {
+    let mut found = Vec::new();
+    for chunk in keys.chunks(KEYS) {
+        let any = chunk.iter().fold(Condition::any(), |any, key| {
+            any.add(
+                Condition::all()
+                    .add(message::Column::ConversationId.eq(key.conversation_id.as_str()))
+                    .add(message::Column::SenderId.eq(key.sender_id.as_str()))
+                    .add(message::Column::ClientMsgId.eq(key.client_msg_id.as_str())),
+            )
+        });
+        let rows = message::Entity::find().filter(any).all(db).await?;
+        found.extend(rows.into_iter().map(to_domain));
+    }
+    Ok(found)
 }
 
 pub async fn update(db: &impl ConnectionTrait, m: &Message) -> Result<(), DbErr> {
@@ -223,6 +256,44 @@ pub async fn advance_read(
     Ok(())
 }
 
+/// Moves many cursors forward in one upsert per [`ROWS`]: a cursor already past its
+/// seq keeps its seq and time. One cursor per (user, conversation), please.
+pub async fn advance_reads(
+    db: &impl ConnectionTrait,
+    cursors: &[ReadAdvance],
+) -> Result<(), DbErr> {
+    use read_cursor::Column::{ConversationId, ReadSeq, UpdatedAtMs, UserId};
+    // MySQL applies its assignments left to right, each seeing the ones before: the
+    // time is decided before the seq moves.
+    let (moved_at, seq) = match db.get_database_backend() {
+        DbBackend::MySql => (
+            "IF(VALUES(read_seq) > read_seq, VALUES(updated_at_ms), updated_at_ms)",
+            "GREATEST(read_seq, VALUES(read_seq))",
+        ),
+        _ => (
+            "CASE WHEN excluded.read_seq > read_seq THEN excluded.updated_at_ms ELSE updated_at_ms END",
+            "MAX(read_seq, excluded.read_seq)",
+        ),
+    };
+    let on_conflict = OnConflict::columns([UserId, ConversationId])
+        .value(UpdatedAtMs, Expr::cust(moved_at))
+        .value(ReadSeq, Expr::cust(seq))
+        .to_owned();
+    for chunk in cursors.chunks(ROWS) {
+        let rows = chunk.iter().map(|cursor| read_cursor::ActiveModel {
+            user_id: Set(cursor.user_id.as_str().to_owned()),
+            conversation_id: Set(cursor.conversation_id.as_str().to_owned()),
+            read_seq: Set(to_i64(cursor.seq)),
+            updated_at_ms: Set(cursor.at_ms),
+        });
+        read_cursor::Entity::insert_many(rows)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn hide(
     db: &impl ConnectionTrait,
     user: &UserId,
@@ -272,22 +343,54 @@ pub async fn ensure_counter(
     Ok(())
 }
 
-/// Increments the conversation's counter and reads it back (under its lock).
-pub async fn next_seq(
+/// Takes the locks of `conversations` in their order, making the counters missing:
+/// one upsert that bumps each counter row's lock revision (an exclusive row lock to
+/// commit on MySQL).
+pub async fn lock_all(
     db: &impl ConnectionTrait,
-    conversation: &ConversationId,
-) -> Result<u64, DbErr> {
-    conversation_seq::Entity::update_many()
-        .col_expr(
-            conversation_seq::Column::MaxSeq,
-            Expr::col(conversation_seq::Column::MaxSeq).add(1),
-        )
-        .filter(conversation_seq::Column::ConversationId.eq(conversation.as_str()))
-        .exec(db)
-        .await?;
-    let row = conversation_seq::Entity::find_by_id(conversation.as_str())
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("seq counter of {conversation}")))?;
-    Ok(to_u64(row.max_seq))
+    conversations: &[ConversationId],
+) -> Result<(), DbErr> {
+    use conversation_seq::Column::{ConversationId, LockRevision};
+    let on_conflict = OnConflict::column(ConversationId)
+        .value(LockRevision, Expr::col(LockRevision).add(1))
+        .to_owned();
+    for chunk in conversations.chunks(ROWS) {
+        let rows = chunk
+            .iter()
+            .map(|conversation| conversation_seq::ActiveModel {
+                conversation_id: Set(conversation.as_str().to_owned()),
+                max_seq: Set(0),
+                lock_revision: Set(0),
+            });
+        conversation_seq::Entity::insert_many(rows)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sets the counters of conversations whose rows exist (under their locks).
+pub async fn set_max_seqs(
+    db: &impl ConnectionTrait,
+    seqs: &[(ConversationId, u64)],
+) -> Result<(), DbErr> {
+    use conversation_seq::Column::{ConversationId, MaxSeq};
+    let on_conflict = OnConflict::column(ConversationId)
+        .update_column(MaxSeq)
+        .to_owned();
+    for chunk in seqs.chunks(ROWS) {
+        let rows = chunk
+            .iter()
+            .map(|(conversation, seq)| conversation_seq::ActiveModel {
+                conversation_id: Set(conversation.as_str().to_owned()),
+                max_seq: Set(to_i64(*seq)),
+                lock_revision: Set(0),
+            });
+        conversation_seq::Entity::insert_many(rows)
+            .on_conflict(on_conflict.clone())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }

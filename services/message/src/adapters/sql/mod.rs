@@ -6,13 +6,17 @@
 //! row lock held to commit, taken before the transaction reads anything, so its reads
 //! see what earlier holders committed, and seqs (and outbox ids) are taken in commit
 //! order. On SQLite transactions begin IMMEDIATE, which serializes writers outright.
+//! A batch of sends locks all its conversations with one upsert, in ascending order,
+//! so batches sharing conversations wait for each other rather than deadlock.
 
+mod batch;
 mod entities;
 mod m0001_create_message_tables;
 mod messages;
 mod store;
 mod tx;
 
+pub use batch::SqlBatch;
 pub use tx::SqlTx;
 
 use crate::ports::StoreError;

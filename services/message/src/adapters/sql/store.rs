@@ -1,6 +1,6 @@
 //! Reads outside transactions and the single-statement writes of the store port.
 
-use super::{SqlStore, SqlTx, messages};
+use super::{SqlBatch, SqlStore, SqlTx, messages};
 use crate::domain::{ClientMsgId, ConversationId, Message, MessageId, UserId};
 use crate::ports::{Direction, SeqRange, Store};
 use async_trait::async_trait;
@@ -11,9 +11,14 @@ use std::collections::HashMap;
 #[async_trait]
 impl Store for SqlStore {
     type Tx = SqlTx;
+    type Batch = SqlBatch;
 
     async fn begin(&self, conversation: &ConversationId) -> anyhow::Result<SqlTx> {
         self.begin_locked(conversation).await
+    }
+
+    async fn begin_batch(&self, conversations: &[ConversationId]) -> anyhow::Result<SqlBatch> {
+        self.begin_locked_batch(conversations).await
     }
 
     fn is_transient(&self, error: &anyhow::Error) -> bool {

@@ -1,9 +1,9 @@
 //! One write transaction holding a conversation's lock.
 
-use super::{SqlStore, insert_error, messages};
+use super::{SqlStore, messages};
 use crate::adapters::events;
-use crate::domain::{ClientMsgId, ConversationId, EventEnvelope, Message, MessageId, UserId};
-use crate::ports::{StoreError, Transaction};
+use crate::domain::{ConversationId, EventEnvelope, Message, MessageId, UserId};
+use crate::ports::Transaction;
 use async_trait::async_trait;
 use im_runtime::db::begin_write;
 use im_runtime::outbox;
@@ -54,26 +54,8 @@ impl Transaction for SqlTx {
         Ok(())
     }
 
-    async fn next_seq(&mut self) -> anyhow::Result<u64> {
-        Ok(messages::next_seq(&self.txn, &self.conversation).await?)
-    }
-
     async fn message(&mut self, id: &MessageId) -> anyhow::Result<Option<Message>> {
         Ok(messages::message(&self.txn, id).await?)
-    }
-
-    async fn message_by_client_id(
-        &mut self,
-        sender: &UserId,
-        client_msg_id: &ClientMsgId,
-    ) -> anyhow::Result<Option<Message>> {
-        Ok(messages::by_client_id(&self.txn, &self.conversation, sender, client_msg_id).await?)
-    }
-
-    async fn insert_message(&mut self, message: &Message) -> Result<(), StoreError> {
-        messages::insert(&self.txn, message)
-            .await
-            .map_err(insert_error)
     }
 
     async fn update_message(&mut self, message: &Message) -> anyhow::Result<()> {
