@@ -16,6 +16,7 @@ mod joins;
 mod members;
 mod membership;
 mod queries;
+mod send_facts;
 
 pub use activity::MessageActivity;
 pub use groups::{ConversationChanges, NewGroup};
@@ -93,6 +94,7 @@ pub struct App<P: Ports> {
     settings: Settings,
     /// Woken after each commit that appended to the membership log.
     membership_changed: Notify,
+    send_facts: send_facts::SendFactsCache,
 }
 
 impl<P: Ports> App<P> {
@@ -102,6 +104,7 @@ impl<P: Ports> App<P> {
             clock,
             settings,
             membership_changed: Notify::new(),
+            send_facts: send_facts::SendFactsCache::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Reads: one conversation, a user's conversation list, and the send check other
 //! services ask before storing a message.
 
+use super::send_facts::SendFacts;
 use super::{App, AppError, AppResult, PageRequest, Paged, live};
 use crate::domain::{Conversation, ConversationId, ConversationKind, Member, Role, UserId};
 use crate::ports::{Ports, Store, UserConversation};
@@ -75,33 +76,64 @@ impl<P: Ports> App<P> {
     }
 
     /// Whether `user` may send in the conversation now. The membership version is read
-    /// first, so a cache filled from this answer is invalidated by any later change.
+    /// first, so a cache filled from this answer is invalidated by any later change;
+    /// the facts behind the answer come from [`super::send_facts::SendFactsCache`] when
+    /// nothing changed since they were read.
     pub async fn check_send(&self, conversation_id: &str, user: &str) -> AppResult<SendCheck> {
         let id = ConversationId::parse(conversation_id)?;
         let user = UserId::parse(user)?;
         let membership_version = self.store.membership_version().await?;
+        let key = (id, user);
+        let facts = match self.send_facts.get(&key, membership_version) {
+            Some(facts) => facts,
+            None => {
+                let facts = self.read_send_facts(&key.0, &key.1).await?;
+                self.send_facts
+                    .put(key.clone(), membership_version, facts.clone());
+                facts
+            }
+        };
         let mut check = SendCheck {
             membership_version,
             ..SendCheck::default()
         };
-        let Some(conversation) = self.store.conversation(&id).await? else {
+        let Some(conversation) = facts.conversation else {
             return Ok(check);
         };
-        if conversation.is_dissolved() {
-            return Ok(check);
-        }
         check.kind = Some(conversation.kind);
         check.mute_all = conversation.settings.mute_all;
-        let Some(member) = self.store.member(&id, &user).await? else {
+        let Some(member) = facts.member else {
             return Ok(check);
         };
         check.is_member = true;
         check.role = Some(member.role);
         check.muted = member.is_silenced(&conversation.settings, self.now_ms());
         check.muted_until_ms = member.muted_until_ms;
-        if let Some(peer) = conversation.peer_of(&user) {
-            check.blocked = self.store.blocks(&user, peer).await?.either();
-        }
+        check.blocked = facts.blocked;
         Ok(check)
+    }
+
+    async fn read_send_facts(&self, id: &ConversationId, user: &UserId) -> AppResult<SendFacts> {
+        let Some(conversation) = self.store.conversation(id).await? else {
+            return Ok(SendFacts::default());
+        };
+        if conversation.is_dissolved() {
+            return Ok(SendFacts::default());
+        }
+        let Some(member) = self.store.member(id, user).await? else {
+            return Ok(SendFacts {
+                conversation: Some(conversation),
+                ..SendFacts::default()
+            });
+        };
+        let blocked = match conversation.peer_of(user) {
+            Some(peer) => self.store.blocks(user, peer).await?.either(),
+            None => false,
+        };
+        Ok(SendFacts {
+            conversation: Some(conversation),
+            member: Some(member),
+            blocked,
+        })
     }
 }
