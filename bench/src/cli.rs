@@ -1,6 +1,7 @@
 //! Command-line interface: which server to load, which scenario, at what scale.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +12,11 @@ use std::time::Duration;
 /// directory and rate limits off) or `--target http://127.0.0.1:8080` (a running server:
 /// turn its rate limits off with `IM__GATEWAY__RATE_LIMITS__ENABLED=false`, and pass its
 /// pid(s) with `--server-pid` to have CPU and memory reported).
+///
+/// For the comparison (bench/compare.sh), M1 and M3 also run against an XMPP server
+/// (`--protocol xmpp --target 127.0.0.1:5222`, ejabberd from bench/ejabberd/start.sh)
+/// and against the raw relay (`--protocol relay --target ws://127.0.0.1:PORT`, served by
+/// `im-bench relay`).
 #[derive(Debug, Parser)]
 #[command(name = "im-bench", version)]
 pub struct Cli {
@@ -30,12 +36,39 @@ pub struct Cli {
     pub scenario: Scenario,
 }
 
+/// What the server under load speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// IM: REST for setup, WebSocket for the hot path.
+    #[default]
+    Im,
+    /// XMPP on plain TCP (ejabberd), with accounts made beforehand; M1 and M3 only.
+    Xmpp,
+    /// The raw WebSocket relay of `im-bench relay`; M1 and M3 only.
+    Relay,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Im => "im",
+            Self::Xmpp => "xmpp",
+            Self::Relay => "relay",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Base URL of a running IM gateway (loopback only), e.g. http://127.0.0.1:8080.
+    /// What the server speaks.
+    #[arg(long, global = true, value_enum, default_value_t = Protocol::Im)]
+    pub protocol: Protocol,
+    /// The running server (loopback only): IM's base URL (http://127.0.0.1:8080), an
+    /// XMPP c2s address (127.0.0.1:5222) or the relay's URL (ws://127.0.0.1:9100).
     #[arg(long, global = true, value_name = "URL")]
     pub target: Option<String>,
-    /// Start `im serve` for this run and stop it afterwards.
+    /// Start `im serve` for this run and stop it afterwards (with `--protocol relay`:
+    /// serve the relay inside this process, then its CPU and memory are not reported).
     #[arg(long, global = true)]
     pub spawn: bool,
     /// The `im` binary for `--spawn`. Default: `im` next to this binary (same target dir).
@@ -55,6 +88,34 @@ pub struct ServerArgs {
         value_name = "PID"
     )]
     pub server_pids: Vec<u32>,
+    /// Database processes (e.g. MariaDB's) whose CPU time and memory to report beside
+    /// the server's. Repeat or separate with commas.
+    #[arg(
+        long = "db-pid",
+        global = true,
+        value_delimiter = ',',
+        value_name = "PID"
+    )]
+    pub database_pids: Vec<u32>,
+    #[command(flatten)]
+    pub xmpp: XmppArgs,
+}
+
+/// The XMPP accounts: PREFIX0 … PREFIX(N-1) at DOMAIN, all with one password, made
+/// beforehand (bench/ejabberd/start.sh makes them in ejabberd's database).
+#[derive(Debug, Clone, Args)]
+pub struct XmppArgs {
+    #[arg(
+        long,
+        global = true,
+        default_value = "localhost",
+        value_name = "DOMAIN"
+    )]
+    pub xmpp_domain: String,
+    #[arg(long, global = true, default_value = "bench", value_name = "PREFIX")]
+    pub xmpp_user_prefix: String,
+    #[arg(long, global = true, default_value = "bench", value_name = "PASSWORD")]
+    pub xmpp_password: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +135,17 @@ pub enum Scenario {
     /// M5: stored messages per second through REST sends from many concurrent senders
     /// (an answer means committed), and the send→commit latency.
     M5(StoreArgs),
+    /// Not a scenario: serve the raw relay (the comparison's ceiling) until SIGTERM or
+    /// Ctrl-C. No auth, no storage: a client connects to /u/<user>, and each text frame
+    /// goes unchanged to the user its first word names.
+    Relay(RelayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Loopback address to listen on (port 0: any free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:9100")]
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -207,5 +279,32 @@ mod tests {
             panic!("m3 expected")
         };
         assert_eq!(args.rate, vec![10.0, 20.0]);
+        assert_eq!(cli.server.protocol, Protocol::Im);
+    }
+
+    #[test]
+    fn another_protocol_and_the_relay_server() {
+        let cli = Cli::try_parse_from([
+            "im-bench",
+            "--protocol",
+            "xmpp",
+            "m1",
+            "--target",
+            "127.0.0.1:5222",
+            "--xmpp-user-prefix",
+            "u",
+            "--server-pid",
+            "1,2",
+        ])
+        .unwrap();
+        assert_eq!(cli.server.protocol, Protocol::Xmpp);
+        assert_eq!(cli.server.xmpp.xmpp_user_prefix, "u");
+        assert_eq!(cli.server.xmpp.xmpp_domain, "localhost");
+        assert_eq!(cli.server.server_pids, [1, 2]);
+        let cli = Cli::try_parse_from(["im-bench", "relay", "--listen", "127.0.0.1:0"]).unwrap();
+        let Scenario::Relay(args) = cli.scenario else {
+            panic!("relay expected")
+        };
+        assert!(args.listen.ip().is_loopback());
     }
 }

@@ -2,6 +2,9 @@
 //! like real clients do, on an open-loop schedule, and reports what users would notice
 //! (latency, loss, duplicates, order) next to what the server paid for it (CPU, memory).
 //!
+//! The same scenarios drive, for comparison, an XMPP server ([`xmpp`]: ejabberd) and
+//! a raw WebSocket relay ([`relay`]) that gives the ceiling.
+//!
 //! The binary is a thin shell over [`run`]; the smoke tests call the same function.
 
 pub mod cli;
@@ -10,10 +13,14 @@ pub mod clock;
 pub mod metrics;
 pub mod population;
 pub mod procstat;
+pub mod relay;
 pub mod report;
 pub mod scenario;
 pub mod schedule;
 pub mod server;
+pub mod service;
+pub mod session;
+pub mod xmpp;
 
 pub use cli::Cli;
 pub use report::Report;

@@ -11,6 +11,8 @@ use std::fmt::Write as _;
 pub struct Report {
     /// `m1` … `m5`.
     pub scenario: String,
+    /// What the server speaks: `im`, `xmpp` or `relay`.
+    pub protocol: String,
     pub title: String,
     /// The gateway's base URL.
     pub target: String,
@@ -62,6 +64,8 @@ pub struct Step {
     /// M1: server resident memory per connection above the baseline.
     pub memory_per_connection_kib: Option<f64>,
     pub server: Option<ServerUsage>,
+    /// The database processes given with `--db-pid`, over the same interval.
+    pub database: Option<ServerUsage>,
     /// CPU of the load generator itself over the step (100 = one core): on a shared
     /// machine it competes with the server.
     pub bench_cpu_percent: Option<f64>,
@@ -81,9 +85,10 @@ impl Report {
     /// The report as a plain-text table: one column per step.
     pub fn table(&self) -> String {
         let mut out = format!(
-            "{} — {} ({})\n",
+            "{} — {} ({} {})\n",
             self.scenario.to_uppercase(),
             self.title,
+            self.protocol,
             self.target
         );
         let mut rows: Vec<Row> = vec![(
@@ -164,6 +169,15 @@ impl Report {
                 .as_ref()
                 .map(|u| format!("{:.1}", mib(u.peak_rss_kib)))
         });
+        row("database cpu s", &|s| {
+            s.database.as_ref().map(|u| format!("{:.2}", u.cpu_seconds))
+        });
+        row("database cpu s /1000 msg", &|s| {
+            s.database
+                .as_ref()?
+                .cpu_seconds_per_1000_messages
+                .map(|c| format!("{c:.3}"))
+        });
         row("bench cpu %", &|s| {
             s.bench_cpu_percent.map(|c| format!("{c:.1}"))
         });
@@ -227,6 +241,7 @@ mod tests {
         step.add_latency("end_to_end", &latency);
         let report = Report {
             scenario: "m3".into(),
+            protocol: "im".into(),
             title: "1:1".into(),
             target: "http://127.0.0.1:1".into(),
             spawned: true,

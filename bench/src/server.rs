@@ -1,7 +1,8 @@
 //! The server under load: a running one (`--target`), or an `im serve` this run starts
-//! on free loopback ports with a temporary data directory (`--spawn`).
+//! on free loopback ports with a temporary data directory (`--spawn`), or the raw relay
+//! served inside this process (`--protocol relay --spawn`).
 
-use crate::cli::ServerArgs;
+use crate::cli::{Protocol, ServerArgs};
 use anyhow::{Context as _, bail};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -17,7 +18,9 @@ const STOP_LIMIT: Duration = Duration::from_secs(15);
 
 #[derive(Debug)]
 pub struct Target {
-    /// The gateway's base URL, e.g. `http://127.0.0.1:8080`.
+    pub protocol: Protocol,
+    /// Where the server listens: IM's base URL (`http://127.0.0.1:8080`), an XMPP
+    /// address (`127.0.0.1:5222`) or the relay's URL (`ws://127.0.0.1:9100`).
     pub base: String,
     /// Processes whose /proc stats are sampled.
     pub pids: Vec<u32>,
@@ -25,27 +28,51 @@ pub struct Target {
 }
 
 #[derive(Debug)]
-struct Spawned {
-    child: Child,
-    _data_dir: tempfile::TempDir,
+enum Spawned {
+    Im {
+        child: Child,
+        _data_dir: tempfile::TempDir,
+    },
+    Relay {
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    },
 }
 
 impl Target {
     pub async fn prepare(args: &ServerArgs) -> anyhow::Result<Self> {
-        match (&args.target, args.spawn) {
-            (Some(_), true) => bail!("choose one of --target and --spawn"),
-            (None, false) => {
-                bail!("say which server to load: --spawn or --target http://127.0.0.1:PORT")
+        let running = |base: String| Self {
+            protocol: args.protocol,
+            base,
+            pids: args.server_pids.clone(),
+            spawned: None,
+        };
+        match (args.protocol, &args.target, args.spawn) {
+            (_, Some(_), true) => bail!("choose one of --target and --spawn"),
+            (_, None, false) => {
+                bail!("say which server to load: --spawn or --target (a loopback address)")
             }
-            (Some(url), false) => {
+            (Protocol::Im, Some(url), false) => {
                 ensure_loopback(url)?;
-                Ok(Self {
-                    base: url.trim_end_matches('/').to_owned(),
-                    pids: args.server_pids.clone(),
-                    spawned: None,
-                })
+                Ok(running(url.trim_end_matches('/').to_owned()))
             }
-            (None, true) => spawn(args).await,
+            (Protocol::Im, None, true) => spawn(args).await,
+            (Protocol::Xmpp, Some(addr), false) => {
+                ensure_loopback_host(addr)?;
+                Ok(running(addr.clone()))
+            }
+            (Protocol::Xmpp, None, true) => bail!(
+                "--spawn cannot start an XMPP server: start ejabberd with \
+                 bench/ejabberd/start.sh and pass --target 127.0.0.1:5222"
+            ),
+            (Protocol::Relay, Some(url), false) => {
+                let rest = url
+                    .strip_prefix("ws://")
+                    .context("--target must be a ws:// URL for the relay")?;
+                ensure_loopback_host(rest)?;
+                Ok(running(url.trim_end_matches('/').to_owned()))
+            }
+            (Protocol::Relay, None, true) => spawn_relay().await,
         }
     }
 
@@ -55,21 +82,28 @@ impl Target {
 
     /// Stops a spawned server (SIGTERM, then SIGKILL); nothing for a target.
     pub async fn shutdown(self) {
-        let Some(mut spawned) = self.spawned else {
-            return;
+        let (mut child, data_dir) = match self.spawned {
+            None => return,
+            Some(Spawned::Relay { stop, task }) => {
+                let _ = stop.send(());
+                let _ = task.await;
+                return;
+            }
+            Some(Spawned::Im { child, _data_dir }) => (child, _data_dir),
         };
-        if let Some(pid) = spawned.child.id() {
+        if let Some(pid) = child.id() {
             let _ = Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status()
                 .await;
         }
-        if tokio::time::timeout(STOP_LIMIT, spawned.child.wait())
+        if tokio::time::timeout(STOP_LIMIT, child.wait())
             .await
             .is_err()
         {
-            let _ = spawned.child.kill().await;
+            let _ = child.kill().await;
         }
+        drop(data_dir); // after the server stopped writing there
     }
 }
 
@@ -88,6 +122,11 @@ fn ensure_loopback(url: &str) -> anyhow::Result<()> {
     let rest = url
         .strip_prefix("http://")
         .context("--target must be an http:// URL")?;
+    ensure_loopback_host(rest)
+}
+
+/// `host[:port][/path]` must name a loopback host.
+fn ensure_loopback_host(rest: &str) -> anyhow::Result<()> {
     let host = rest.split(['/', '?']).next().unwrap_or_default();
     let host = host.rsplit_once(':').map_or(host, |(host, _port)| host);
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
@@ -172,12 +211,32 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
     }
     wait_ready(&admin, deadline).await?;
     Ok(Target {
+        protocol: Protocol::Im,
         base: format!("http://{http}"),
         pids: vec![pid],
-        spawned: Some(Spawned {
+        spawned: Some(Spawned::Im {
             child,
             _data_dir: data_dir,
         }),
+    })
+}
+
+/// The relay on a free loopback port, served by this process: its CPU and memory
+/// would be the bench's too, so none are reported.
+async fn spawn_relay() -> anyhow::Result<Target> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("bind the relay")?;
+    let addr = listener.local_addr().context("the relay's address")?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::relay::run(listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(Target {
+        protocol: Protocol::Relay,
+        base: format!("ws://{addr}"),
+        pids: Vec::new(),
+        spawned: Some(Spawned::Relay { stop, task }),
     })
 }
 
@@ -211,5 +270,7 @@ mod tests {
         assert!(ensure_loopback("http://[::1]:8080").is_ok());
         assert!(ensure_loopback("http://10.0.0.1:8080").is_err());
         assert!(ensure_loopback("https://127.0.0.1").is_err());
+        assert!(ensure_loopback_host("127.0.0.1:5222").is_ok());
+        assert!(ensure_loopback_host("192.168.1.2:5222").is_err());
     }
 }

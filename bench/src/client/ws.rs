@@ -24,7 +24,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Bound on an upgrade (TCP connect, HTTP upgrade, token check).
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(15);
 /// How long a closing connection may take to say goodbye before it is cut.
-const CLOSE_LIMIT: Duration = Duration::from_secs(2);
+pub(crate) const CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// Run-wide counters the scenarios watch while draining.
 #[derive(Debug, Default)]
@@ -121,21 +121,31 @@ impl Connection {
         self.closing.store(true, Ordering::Relaxed);
         let _ = self.outgoing.send(Message::Close(None));
         drop(self.outgoing);
-        let mut reader = self.reader;
-        let joined = match tokio::time::timeout(CLOSE_LIMIT, &mut reader).await {
-            Ok(joined) => joined,
-            Err(_) => {
-                let _ = self.stop.send(true);
-                reader.await
-            }
-        };
+        let inbox = finish_reader(self.reader, &self.stop, self.owner).await;
         self.writer.abort();
-        joined.unwrap_or_else(|error| {
-            let mut inbox = Inbox::new(self.owner);
-            inbox.disconnected = Some(format!("reader failed: {error}"));
-            inbox
-        })
+        inbox
     }
+}
+
+/// Waits for a closing connection's reader to end by itself, then stops it, and returns
+/// what it received (a failed reader counts as a disconnect of `owner`).
+pub(crate) async fn finish_reader(
+    mut reader: JoinHandle<Inbox>,
+    stop: &watch::Sender<bool>,
+    owner: usize,
+) -> Inbox {
+    let joined = match tokio::time::timeout(CLOSE_LIMIT, &mut reader).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            let _ = stop.send(true);
+            reader.await
+        }
+    };
+    joined.unwrap_or_else(|error| {
+        let mut inbox = Inbox::new(owner);
+        inbox.disconnected = Some(format!("reader failed: {error}"));
+        inbox
+    })
 }
 
 async fn write(

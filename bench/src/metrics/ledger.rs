@@ -114,9 +114,37 @@ pub struct Tally {
     pub last_delivery_us: u64,
 }
 
+/// What a protocol promises, for the reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The server pushes each message to the sender's own connections too (IM does;
+    /// XMPP without carbons and the raw relay do not).
+    pub echo_to_sender: bool,
+    /// Acks come from the server (IM's `send.ack`, XMPP stream management). Without
+    /// them (the relay) an [`Acked`] records a written send, and no ack latency is kept.
+    pub server_acks: bool,
+}
+
+impl Rules {
+    pub const IM: Self = Self {
+        echo_to_sender: true,
+        server_acks: true,
+    };
+}
+
 /// Reconciles `acks` with the `inboxes` of the connected users; `members` lists each
-/// conversation's members (user indexes).
+/// conversation's members (user indexes). IM's [`Rules`].
 pub fn tally(acks: &[Acked], inboxes: &[Inbox], members: &HashMap<String, Vec<usize>>) -> Tally {
+    reconcile(acks, inboxes, members, Rules::IM)
+}
+
+/// [`tally`] under a protocol's own [`Rules`].
+pub fn reconcile(
+    acks: &[Acked],
+    inboxes: &[Inbox],
+    members: &HashMap<String, Vec<usize>>,
+    rules: Rules,
+) -> Tally {
     let by_owner: HashMap<usize, &Inbox> =
         inboxes.iter().map(|inbox| (inbox.owner, inbox)).collect();
     let mut tally = Tally {
@@ -126,9 +154,11 @@ pub fn tally(acks: &[Acked], inboxes: &[Inbox], members: &HashMap<String, Vec<us
     let mut matched = 0_u64;
     for ack in acks {
         tally.acked += 1;
-        tally
-            .ack
-            .record_us(ack.acked_us.saturating_sub(ack.sent_us));
+        if rules.server_acks {
+            tally
+                .ack
+                .record_us(ack.acked_us.saturating_sub(ack.sent_us));
+        }
         tally.last_ack_us = tally.last_ack_us.max(ack.acked_us);
         let recipients = members
             .get(&ack.conversation)
@@ -137,6 +167,9 @@ pub fn tally(acks: &[Acked], inboxes: &[Inbox], members: &HashMap<String, Vec<us
         let mut last: Option<u64> = None;
         let mut everyone = true;
         for recipient in recipients {
+            if !rules.echo_to_sender && *recipient == ack.sender {
+                continue;
+            }
             let Some(inbox) = by_owner.get(recipient) else {
                 continue; // not online in this run
             };
@@ -217,6 +250,30 @@ mod tests {
         // message 3 never reached bob: no last-recipient time for it
         assert_eq!(tally.last_recipient.count(), 2);
         assert_eq!(tally.ack.count(), 3);
+    }
+
+    #[test]
+    fn without_echo_only_the_others_are_expected_and_without_server_acks_no_ack_latency() {
+        let members = HashMap::from([("c".to_owned(), vec![0, 1])]);
+        let alice = Inbox::new(0); // the sender: gets nothing back
+        let mut bob = Inbox::new(1);
+        bob.arrive("c", 1, 0, 1000, 1500);
+        let rules = Rules {
+            echo_to_sender: false,
+            server_acks: false,
+        };
+        let counted = reconcile(&[ack(1, 0), ack(2, 0)], &[alice, bob], &members, rules);
+        assert_eq!(counted.acked, 2);
+        assert_eq!(counted.expected_deliveries, 2);
+        assert_eq!((counted.delivered, counted.lost), (1, 1));
+        assert_eq!(counted.end_to_end.count(), 1);
+        assert_eq!(counted.ack.count(), 0);
+        // under IM's rules the same inboxes miss the sender's own copies
+        let members = HashMap::from([("c".to_owned(), vec![0, 1])]);
+        let mut bob = Inbox::new(1);
+        bob.arrive("c", 1, 0, 1000, 1500);
+        let im = tally(&[ack(1, 0)], &[Inbox::new(0), bob], &members);
+        assert_eq!((im.expected_deliveries, im.lost, im.ack.count()), (2, 1, 1));
     }
 
     #[test]

@@ -4,4 +4,4 @@ mod latency;
 mod ledger;
 
 pub use latency::{Latency, Percentiles};
-pub use ledger::{Acked, Arrival, Inbox, Tally, tally};
+pub use ledger::{Acked, Arrival, Inbox, Rules, Tally, reconcile, tally};

@@ -5,14 +5,13 @@
 use super::traffic::{Plan, run_step};
 use super::{Bench, Outcome};
 use crate::cli::DirectArgs;
-use crate::population;
 use std::collections::BTreeMap;
 
 pub(super) async fn run(bench: &Bench, args: &DirectArgs) -> anyhow::Result<Outcome> {
     anyhow::ensure!(args.users >= 2, "M3 needs at least 2 users");
     anyhow::ensure!(!args.rate.is_empty(), "M3 needs at least one --rate");
     let accounts = bench.accounts(args.users).await?;
-    let conversations = population::pairs(&bench.api, &accounts, bench.setup_concurrency).await?;
+    let conversations = bench.pairs(&accounts).await?;
     // every pair once per round, the first members first, then the second ones
     let turns: Vec<(usize, usize)> = (0..2)
         .flat_map(|side| {

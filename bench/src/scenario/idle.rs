@@ -64,6 +64,7 @@ pub(super) async fn run(bench: &Bench, args: &IdleArgs) -> anyhow::Result<Outcom
         disconnects: inboxes.iter().filter(|i| i.disconnected.is_some()).count() as u64,
         memory_per_connection_kib,
         server,
+        database: usage.database,
         bench_cpu_percent: usage.bench_cpu_percent,
         ..Step::default()
     };

@@ -7,14 +7,16 @@ mod storage;
 mod storm;
 mod traffic;
 
-use crate::cli::{Cli, Scenario};
-use crate::client::{Api, Connection, Live};
+use crate::cli::{Cli, Protocol, Scenario};
+use crate::client::{Api, Live};
 use crate::clock::Clock;
 use crate::metrics::Inbox;
-use crate::population::{self, Account};
+use crate::population::{self, Account, Conversation};
 use crate::procstat::{ProcWatch, ServerUsage, Snapshot};
 use crate::report::Report;
 use crate::server::Target;
+use crate::service::Service;
+use crate::session::Session;
 use futures::{StreamExt as _, stream};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,10 +24,19 @@ use std::time::Duration;
 
 /// Runs the scenario the command line names against `target`.
 pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
+    let one_to_one = matches!(cli.scenario, Scenario::M1(_) | Scenario::M3(_));
+    if target.protocol != Protocol::Im && !one_to_one {
+        anyhow::bail!(
+            "--protocol {} runs M1 and M3 only; the other scenarios need IM",
+            target.protocol.name()
+        );
+    }
     let bench = Bench {
         api: Api::new(&target.base)?,
+        service: Service::new(target, &cli.server),
         clock: Clock::new(),
         watch: ProcWatch::new(target.pids.clone()),
+        database: ProcWatch::new(cli.server.database_pids.clone()),
         own: ProcWatch::new(vec![std::process::id()]),
         tag: population::run_tag(),
         setup_concurrency: cli.setup_concurrency.max(1),
@@ -37,9 +48,11 @@ pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
         Scenario::M3(args) => direct::run(&bench, args).await?,
         Scenario::M4(args) => fanout::run(&bench, args).await?,
         Scenario::M5(args) => storage::run(&bench, args).await?,
+        Scenario::Relay(_) => anyhow::bail!("`relay` serves the relay; it is not a scenario"),
     };
     Ok(Report {
         scenario: scenario.to_owned(),
+        protocol: target.protocol.name().to_owned(),
         title: title.to_owned(),
         target: target.base.clone(),
         spawned: target.spawned(),
@@ -60,9 +73,13 @@ type Outcome = (
 
 /// What every scenario works with.
 pub(crate) struct Bench {
+    /// IM's REST API (unused by the other protocols).
     pub api: Api,
+    pub service: Service,
     pub clock: Clock,
     pub watch: ProcWatch,
+    /// The database's processes, when given (`--db-pid`).
+    pub database: ProcWatch,
     /// This process: the load generator shares the machine, so its CPU is reported too.
     pub own: ProcWatch,
     /// This run's tag, in usernames and client message ids.
@@ -72,9 +89,18 @@ pub(crate) struct Bench {
 }
 
 impl Bench {
-    /// Registers and logs in `count` users.
+    /// `count` users ready to connect (on IM: registered and logged in).
     pub async fn accounts(&self, count: usize) -> anyhow::Result<Vec<Account>> {
-        population::accounts(&self.api, &self.tag, count, self.setup_concurrency).await
+        self.service
+            .accounts(&self.api, &self.tag, count, self.setup_concurrency)
+            .await
+    }
+
+    /// The accounts in pairs (0–1, 2–3, …), each pair in its one-to-one conversation.
+    pub async fn pairs(&self, accounts: &[Account]) -> anyhow::Result<Vec<Conversation>> {
+        self.service
+            .pairs(&self.api, accounts, self.setup_concurrency)
+            .await
     }
 
     /// Opens one connection per account, `concurrency` handshakes at a time. Failures
@@ -85,11 +111,11 @@ impl Bench {
         live: &Arc<Live>,
         heartbeat: Option<Duration>,
         concurrency: usize,
-    ) -> (Vec<Connection>, BTreeMap<String, u64>) {
-        let results: Vec<anyhow::Result<Connection>> = stream::iter(accounts)
+    ) -> (Vec<Session>, BTreeMap<String, u64>) {
+        let results: Vec<anyhow::Result<Session>> = stream::iter(accounts)
             .map(|account| {
-                let url = self.api.ws_url(&account.token);
-                Connection::open(url, account.index, self.clock, live.clone(), heartbeat)
+                self.service
+                    .open(&self.api, account, self.clock, live.clone(), heartbeat)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
@@ -117,6 +143,7 @@ impl Bench {
         };
         Sample {
             server: read(&self.watch),
+            database: read(&self.database),
             own: read(&self.own),
         }
     }
@@ -127,12 +154,17 @@ impl Bench {
             .server
             .zip(after.server)
             .map(|(b, a)| self.watch.usage(b, a, elapsed, messages));
+        let database = before
+            .database
+            .zip(after.database)
+            .map(|(b, a)| self.database.usage(b, a, elapsed, messages));
         let bench_cpu_percent = before
             .own
             .zip(after.own)
             .map(|(b, a)| self.own.usage(b, a, elapsed, messages).cpu_percent);
         Usage {
             server,
+            database,
             bench_cpu_percent,
         }
     }
@@ -141,17 +173,19 @@ impl Bench {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Sample {
     pub server: Option<Snapshot>,
+    pub database: Option<Snapshot>,
     pub own: Option<Snapshot>,
 }
 
 pub(crate) struct Usage {
     pub server: Option<ServerUsage>,
+    pub database: Option<ServerUsage>,
     pub bench_cpu_percent: Option<f64>,
 }
 
 /// Closes every connection at once and returns their inboxes.
-pub(crate) async fn close_all(connections: Vec<Connection>) -> Vec<Inbox> {
-    futures::future::join_all(connections.into_iter().map(Connection::close)).await
+pub(crate) async fn close_all(connections: Vec<Session>) -> Vec<Inbox> {
+    futures::future::join_all(connections.into_iter().map(Session::close)).await
 }
 
 /// Waits until `done()` holds, polling, for at most `limit`; whether it held.

@@ -2,11 +2,12 @@
 //! open-loop schedule, drain, close, and reconcile acks against arrivals.
 
 use super::{Bench, add_errors, close_all, per_second, wait_until};
-use crate::client::{Live, Stamp, send_frame};
-use crate::metrics::tally;
+use crate::client::{Live, Stamp};
+use crate::metrics::reconcile;
 use crate::population::{self, Account, Conversation};
 use crate::report::Step;
 use crate::schedule::Schedule;
+use crate::session::Outgoing;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,12 +36,20 @@ pub(super) async fn run_step(bench: &Bench, plan: &Plan<'_>) -> anyhow::Result<S
             *slot = Some(position);
         }
     }
-    // members online, for the drain's expected deliveries (conversations are alike)
+    let rules = bench.service.rules();
+    // members online, for the drain's expected deliveries (conversations are alike;
+    // the sender counts where the protocol echoes messages to it)
     let recipients = plan.conversations.first().map_or(0, |c| {
-        c.members
+        let online = c
+            .members
             .iter()
             .filter(|m| by_account.get(**m).is_some_and(Option::is_some))
-            .count()
+            .count();
+        if rules.echo_to_sender {
+            online
+        } else {
+            online.saturating_sub(1)
+        }
     }) as u64;
 
     let before = bench.sample();
@@ -55,9 +64,21 @@ pub(super) async fn run_step(bench: &Bench, plan: &Plan<'_>) -> anyhow::Result<S
                 sender,
                 k,
             };
-            let conversation = &plan.conversations[conversation].id;
-            let frame = send_frame(k, conversation, &format!("{}-{k}", bench.tag), &stamp);
-            let queued = by_account[sender].is_some_and(|p| connections[p].send(frame));
+            let conversation = &plan.conversations[conversation];
+            // one-to-one protocols address the other member (IM ignores this)
+            let to = conversation
+                .members
+                .iter()
+                .find(|m| **m != sender)
+                .map_or("", |m| plan.accounts[*m].id.as_str());
+            let message = Outgoing {
+                k,
+                stamp,
+                conversation: &conversation.id,
+                to,
+                client_msg_id: &format!("{}-{k}", bench.tag),
+            };
+            let queued = by_account[sender].is_some_and(|p| connections[p].send(&message));
             if !queued {
                 unsent += 1;
             }
@@ -75,7 +96,8 @@ pub(super) async fn run_step(bench: &Bench, plan: &Plan<'_>) -> anyhow::Result<S
         .iter()
         .flat_map(|inbox| inbox.acks.iter().cloned())
         .collect();
-    let tally = tally(&acks, &inboxes, &population::members(plan.conversations));
+    let members = population::members(plan.conversations);
+    let tally = reconcile(&acks, &inboxes, &members, rules);
     for inbox in &inboxes {
         add_errors(&mut errors, &inbox.errors);
     }
@@ -104,6 +126,7 @@ pub(super) async fn run_step(bench: &Bench, plan: &Plan<'_>) -> anyhow::Result<S
         disconnects: inboxes.iter().filter(|i| i.disconnected.is_some()).count() as u64,
         scheduler_max_lag_ms: Some(paced.max_lag.as_secs_f64() * 1000.0),
         server: usage.server,
+        database: usage.database,
         bench_cpu_percent: usage.bench_cpu_percent,
         ..Step::default()
     };

@@ -114,6 +114,46 @@ async fn m5_stores_every_acked_message_exactly_once() {
     assert!(step.server.is_some());
 }
 
+/// The raw relay (the comparison's ceiling), served in-process: no `im` needed. No
+/// server acks and no echo to the sender, so each message is expected once, at the
+/// other member, and only end-to-end latency is reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m3_through_the_raw_relay_delivers_every_message_once_in_order() {
+    let report = crate::run(&[
+        "im-bench",
+        "--protocol",
+        "relay",
+        "--spawn",
+        "m3",
+        "--users",
+        "6",
+        "--rate",
+        "40",
+        "--duration",
+        "1s",
+    ])
+    .await;
+    assert_eq!(report.protocol, "relay");
+    let step = &report.steps[0];
+    assert_eq!((step.sent, step.acked), (40, 40), "{step:#?}");
+    assert!(step.errors.is_empty() && step.unanswered == 0, "{step:#?}");
+    assert_eq!(step.expected_deliveries, Some(40), "{step:#?}");
+    assert_eq!(step.delivered, Some(40), "{step:#?}");
+    assert_eq!(
+        (
+            step.lost,
+            step.duplicates,
+            step.reordered,
+            step.unmatched_arrivals
+        ),
+        (0, 0, 0, 0),
+        "{step:#?}"
+    );
+    assert_eq!(step.latency["end_to_end"].count, 40);
+    assert!(!step.latency.contains_key("ack"), "{step:#?}");
+    assert!(step.server.is_none(), "an in-process relay is not sampled");
+}
+
 /// The binary itself: a table on stdout and the same report as JSON.
 #[test]
 fn the_binary_prints_a_table_and_writes_json() {
