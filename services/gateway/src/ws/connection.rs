@@ -6,15 +6,16 @@
 //! Frames are handled in the order they arrive, so a client's `send`s are stored in the
 //! order it sent them.
 
+use super::Live;
 use super::frames::{self, MAX_FRAME_BYTES};
 use super::handlers::{self, Connection};
 use super::hub::Holder;
-use super::outbound::{self, Close, Outbound, Queued, code};
+use super::outbound::{self, Close, Next, Outbound, Queued, code};
 use super::rate_limit::{FrameLimiter, Verdict};
 use super::revocation;
 use super::upgrade::{AuthData, admit, check_device_id};
-use crate::auth::Principal;
-use crate::http::{ApiError, AppState};
+use crate::auth::{Auth, Principal};
+use crate::http::ApiError;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, StreamExt as _};
@@ -22,7 +23,6 @@ use im_contracts::v1::DeviceRef;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -70,57 +70,65 @@ type Reader = SplitStream<WebSocket>;
 /// Serves one upgraded socket until it closes. `admitted` is the caller when the
 /// upgrade carried a valid token; otherwise the first frame must be `auth`. `device_id`
 /// is the upgrade's (an `auth` frame may name another).
-pub async fn serve(
+///
+/// The future lives as long as the connection, most of it idle, and is as big as the
+/// most it ever holds at once: hence no `async fn` here (its future would keep its
+/// arguments, the socket among them, besides what they became) and the boxes around
+/// the rarer, bigger steps (authenticating, registering, each frame's handler).
+pub fn serve(
     socket: WebSocket,
     admitted: Option<Principal>,
     device_id: String,
-    state: AppState,
-) {
+    auth: Arc<Auth>,
+    live: Arc<Live>,
+) -> impl Future<Output = ()> + Send + 'static {
     let (sink, mut stream) = socket.split();
     let (outbound, queued) = outbound::channel();
     let activity = Arc::new(Activity::new());
     let ended = CancellationToken::new();
     let writer =
         tokio::spawn(write(sink, queued, activity.clone(), ended.clone()).in_current_span());
-    let admitted = match admitted {
-        Some(principal) => Some((principal, device_id)),
-        None => authenticate(&mut stream, &outbound, &state, device_id, &activity, &ended).await,
-    };
-    if let Some((principal, device_id)) = admitted {
-        let span = tracing::info_span!(
-            "ws",
-            user_id = %principal.user_id,
-            session_id = %principal.session_id
-        );
-        run(
-            &mut stream,
-            principal,
-            device_id,
-            &outbound,
-            &state,
-            &activity,
-            &ended,
-        )
-        .instrument(span)
-        .await;
-    }
-    outbound.close(Close::new(code::NORMAL, ""));
-    if tokio::time::timeout(WRITER_DRAIN, writer).await.is_err() {
-        tracing::debug!("the writer did not finish closing in time");
+    async move {
+        let admitted = match admitted {
+            Some(principal) => Some((principal, device_id)),
+            None => {
+                let authenticating =
+                    authenticate(&mut stream, &outbound, &auth, device_id, &activity, &ended);
+                Box::pin(authenticating).await
+            }
+        };
+        if let Some((principal, device_id)) = admitted {
+            let span = tracing::info_span!(
+                "ws",
+                user_id = %principal.user_id,
+                session_id = %principal.session_id
+            );
+            let registering = Box::pin(register(principal, device_id, &outbound, &auth, &live));
+            async {
+                let mut connection = registering.await;
+                read(&mut stream, &mut connection, &activity, &ended).await;
+                live.hub.unregister(connection.id);
+                tracing::debug!(connection = connection.id, "disconnected");
+            }
+            .instrument(span)
+            .await;
+        }
+        outbound.close(Close::new(code::NORMAL, ""));
+        if tokio::time::timeout(WRITER_DRAIN, writer).await.is_err() {
+            tracing::debug!("the writer did not finish closing in time");
+        }
     }
 }
 
-/// Registers the authenticated connection, reads it until it ends, unregisters it.
-async fn run(
-    stream: &mut Reader,
+/// Registers the authenticated connection (announced to presence if it is the first of
+/// its session here), closing it at once if it was revoked meanwhile.
+async fn register(
     principal: Principal,
     device_id: String,
     outbound: &Outbound,
-    state: &AppState,
-    activity: &Activity,
-    ended: &CancellationToken,
-) {
-    let live = state.live.clone();
+    auth: &Auth,
+    live: &Arc<Live>,
+) -> Connection {
     let holder = Holder {
         user_id: principal.user_id.clone(),
         session_id: principal.session_id.clone(),
@@ -130,20 +138,17 @@ async fn run(
     let (id, first_of_session) = live.hub.register(holder, outbound.clone());
     tracing::debug!(connection = id, "connected");
     if first_of_session {
-        announce(&live, device).await;
+        announce(live, device).await;
     }
     // A revocation announced between the token check and the registration reached no
     // socket: check again now that this one can be found.
-    let denylist = state.denylist();
+    let denylist = &auth.denylist;
     if denylist.is_session_revoked(&principal.session_id) {
         outbound.close(revocation::revoked(revocation::SESSION_REVOKED));
     } else if denylist.is_user_banned(&principal.user_id) {
         outbound.close(revocation::revoked(revocation::USER_BANNED));
     }
-    let mut connection = Connection::new(id, principal, outbound.clone(), live.clone());
-    read(stream, &mut connection, activity, ended).await;
-    live.hub.unregister(id);
-    tracing::debug!(connection = id, "disconnected");
+    Connection::new(id, principal, outbound.clone(), live.clone())
 }
 
 /// A text frame, or why the reading stopped.
@@ -198,6 +203,46 @@ fn binary_refused(id: Option<&frames::FrameId>) -> Utf8Bytes {
     )
 }
 
+/// What becomes of one frame from the client.
+enum Step {
+    Handle(frames::ClientFrame),
+    /// Answered (refused) without being handled.
+    Answer(Utf8Bytes),
+    Close(Close),
+}
+
+/// Judges a text frame (`None`: a binary one) by its size, the frame rate and its
+/// envelope.
+fn judge(text: Option<Utf8Bytes>, limiter: &mut FrameLimiter) -> Step {
+    if text
+        .as_ref()
+        .is_some_and(|text| text.len() > MAX_FRAME_BYTES)
+    {
+        return Step::Close(too_large());
+    }
+    let frame = text.as_deref().map(frames::parse);
+    let id = match &frame {
+        Some(Ok(frame)) => frame.id.as_ref(),
+        Some(Err(refusal)) => refusal.id.as_ref(),
+        None => None,
+    };
+    match limiter.check(Instant::now()) {
+        Verdict::Admitted => {}
+        Verdict::Refused => return Step::Answer(rate_limited(id)),
+        Verdict::Abusive => {
+            tracing::info!("closing a connection that kept exceeding the frame rate");
+            return Step::Close(
+                Close::new(code::POLICY_VIOLATION, "rate limit exceeded").after(rate_limited(id)),
+            );
+        }
+    }
+    match frame {
+        None => Step::Answer(binary_refused(None)),
+        Some(Err(refusal)) => Step::Answer(refusal.encode()),
+        Some(Ok(frame)) => Step::Handle(frame),
+    }
+}
+
 /// Reads frames until the connection ends, answering each.
 async fn read(
     stream: &mut Reader,
@@ -213,46 +258,20 @@ async fn read(
             Incoming::Control => continue,
             Incoming::End => return,
         };
-        if text
-            .as_ref()
-            .is_some_and(|text| text.len() > MAX_FRAME_BYTES)
-        {
-            connection.outbound.close(too_large());
-            return;
-        }
-        let frame = text.as_deref().map(frames::parse);
-        let id = match &frame {
-            Some(Ok(frame)) => frame.id.clone(),
-            Some(Err(refusal)) => refusal.id.clone(),
-            None => None,
-        };
-        match limiter.check(Instant::now()) {
-            Verdict::Admitted => {}
-            Verdict::Refused => {
-                connection.outbound.reply(rate_limited(id.as_ref())).await;
-                continue;
+        match judge(text, &mut limiter) {
+            Step::Answer(reply) => {
+                connection.outbound.reply(reply).await;
             }
-            Verdict::Abusive => {
-                tracing::info!("closing a connection that kept exceeding the frame rate");
-                connection.outbound.close(
-                    Close::new(code::POLICY_VIOLATION, "rate limit exceeded")
-                        .after(rate_limited(id.as_ref())),
-                );
+            Step::Close(close) => {
+                connection.outbound.close(close);
                 return;
             }
-        }
-        match frame {
-            None => {
-                connection.outbound.reply(binary_refused(None)).await;
-            }
-            Some(Err(refusal)) => {
-                connection.outbound.reply(refusal.encode()).await;
-            }
-            Some(Ok(frame)) => {
+            Step::Handle(frame) => {
+                // Boxed: a handler's future (its RPCs included) is several KiB.
                 tokio::select! {
                     biased;
                     () = ended.cancelled() => return,
-                    () = handlers::dispatch(connection, frame) => {}
+                    () = Box::pin(handlers::dispatch(connection, frame)) => {}
                 }
             }
         }
@@ -268,7 +287,7 @@ fn rate_limited(id: Option<&frames::FrameId>) -> Utf8Bytes {
 async fn authenticate(
     stream: &mut Reader,
     outbound: &Outbound,
-    state: &AppState,
+    auth: &Auth,
     device_id: String,
     activity: &Activity,
     ended: &CancellationToken,
@@ -315,7 +334,7 @@ async fn authenticate(
     let admitted = async {
         let data: AuthData = frame.data()?;
         let device_id = check_device_id(data.device_id.unwrap_or(device_id))?;
-        let principal = admit(&state.auth, &data.access_token).await?;
+        let principal = admit(auth, &data.access_token).await?;
         Ok::<_, ApiError>((principal, device_id))
     };
     match admitted.await {
@@ -336,46 +355,42 @@ async fn authenticate(
 }
 
 /// The only writer of the socket: queued replies and pushes, pings every
-/// [`PING_EVERY`] (closing an idle connection), and finally the close.
-async fn write(
+/// [`PING_EVERY`] (closing an idle connection), and finally the close. Not an `async
+/// fn`, for the same reason as [`serve`].
+fn write(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queued: Queued,
+    queued: Queued,
     activity: Arc<Activity>,
     ended: CancellationToken,
-) {
-    let _ended = ended.drop_guard();
+) -> impl Future<Output = ()> + Send + 'static {
+    let ended = ended.drop_guard();
     let mut pings = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-    loop {
-        let message = tokio::select! {
-            biased;
-            changed = queued.close.changed() => {
-                let close = match changed {
-                    Ok(()) => queued.close.borrow_and_update().clone(),
-                    Err(_) => None,
-                };
-                finish(&mut sink, close).await;
-                return;
-            }
-            Some(frame) = queued.replies.recv() => Message::Text(frame),
-            Some(frame) = queued.pushes.recv() => Message::Text(frame),
-            _ = pings.tick() => {
-                if activity.idle_for() >= IDLE_TIMEOUT {
-                    tracing::debug!("closing an idle connection");
-                    finish(&mut sink, Some(Close::new(code::IDLE, "idle timeout"))).await;
-                    return;
+    async move {
+        // Tells the reader when the writer ends, however it ends.
+        let _ended = ended;
+        let close = loop {
+            let message = tokio::select! {
+                biased;
+                next = queued.next() => match next {
+                    Next::Frame(frame) => Message::Text(frame),
+                    Next::Close(close) => break close,
+                },
+                _ = pings.tick() => {
+                    if activity.idle_for() >= IDLE_TIMEOUT {
+                        tracing::debug!("closing an idle connection");
+                        break Some(Close::new(code::IDLE, "idle timeout"));
+                    }
+                    Message::Ping(Default::default())
                 }
-                Message::Ping(Default::default())
+            };
+            match send(&mut sink, message, &queued).await {
+                Sent::Written => {}
+                Sent::Failed => return,
+                Sent::Closing => break queued.close(),
             }
         };
-        match send(&mut sink, message, &mut queued.close).await {
-            Sent::Written => {}
-            Sent::Failed => return,
-            Sent::Closing => {
-                let close = queued.close.borrow().clone();
-                finish(&mut sink, close).await;
-                return;
-            }
-        }
+        // Boxed: it happens once, and would otherwise take room for the whole life.
+        Box::pin(finish(&mut sink, close)).await;
     }
 }
 
@@ -389,34 +404,36 @@ enum Sent {
 
 /// Writes one frame within [`WRITE_TIMEOUT`]. A close asked for meanwhile leaves the
 /// frame [`CLOSE_WRITE_TIMEOUT`] to get through (a slow consumer's will not).
-async fn send(
-    sink: &mut SplitSink<WebSocket, Message>,
+fn send<'a>(
+    sink: &'a mut SplitSink<WebSocket, Message>,
     message: Message,
-    close: &mut watch::Receiver<Option<Close>>,
-) -> Sent {
-    let sending = sink.send(message);
-    tokio::pin!(sending);
-    tokio::select! {
-        biased;
-        written = &mut sending => {
-            return match written {
-                Ok(()) => Sent::Written,
-                Err(error) => {
-                    tracing::debug!(%error, "cannot write to the socket");
-                    Sent::Failed
-                }
-            };
+    queued: &'a Queued,
+) -> impl Future<Output = Sent> + Send + 'a {
+    // Made here, so the future holds the frame once.
+    let mut sending = sink.send(message);
+    async move {
+        tokio::select! {
+            biased;
+            written = &mut sending => {
+                return match written {
+                    Ok(()) => Sent::Written,
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot write to the socket");
+                        Sent::Failed
+                    }
+                };
+            }
+            () = queued.closing() => {}
+            () = tokio::time::sleep(WRITE_TIMEOUT) => {
+                tracing::info!("cutting off a client that stopped reading");
+                metrics::counter!(super::SLOW_CONSUMERS_METRIC).increment(1);
+                return Sent::Failed;
+            }
         }
-        _ = close.changed() => {}
-        () = tokio::time::sleep(WRITE_TIMEOUT) => {
-            tracing::info!("cutting off a client that stopped reading");
-            metrics::counter!(super::SLOW_CONSUMERS_METRIC).increment(1);
-            return Sent::Failed;
+        match tokio::time::timeout(CLOSE_WRITE_TIMEOUT, &mut sending).await {
+            Ok(Ok(())) => Sent::Closing,
+            _ => Sent::Failed,
         }
-    }
-    match tokio::time::timeout(CLOSE_WRITE_TIMEOUT, sending).await {
-        Ok(Ok(())) => Sent::Closing,
-        _ => Sent::Failed,
     }
 }
 
@@ -446,7 +463,7 @@ const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 /// disconnect is queued by the hub only after this socket's frames are done, so it can
 /// never overtake this. Bounded, and a failure only logs (the next heartbeat re-records
 /// the device): presence being down never blocks a connection (DESIGN.md section 6).
-async fn announce(live: &super::Live, device: DeviceRef) {
+async fn announce(live: &Live, device: DeviceRef) {
     let sent = live.hub.reports().connected(device);
     match tokio::time::timeout(ANNOUNCE_WAIT, sent).await {
         Ok(Ok(())) => {}

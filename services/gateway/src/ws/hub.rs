@@ -323,7 +323,7 @@ fn unwatch(registry: &mut Registry, id: ConnectionId, users: &[String]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::outbound::{self, Queued, code};
+    use super::super::outbound::{self, Next, Queued, code};
     use super::super::presence_report::DeviceChange;
     use super::*;
     use tokio::sync::mpsc;
@@ -361,9 +361,9 @@ mod tests {
     #[tokio::test]
     async fn frames_reach_targets_and_users_once_minus_excluded_sessions() {
         let (hub, _changes) = hub();
-        let (_, mut a1) = connect(&hub, "a", "a-s1");
-        let (_, mut a2) = connect(&hub, "a", "a-s2");
-        let (_, mut b1) = connect(&hub, "b", "b-s1");
+        let (_, a1) = connect(&hub, "a", "a-s1");
+        let (_, a2) = connect(&hub, "a", "a-s2");
+        let (_, b1) = connect(&hub, "b", "b-s1");
         let frame = Utf8Bytes::from("f");
 
         let delivered = hub.push(
@@ -374,10 +374,10 @@ mod tests {
         );
         assert_eq!(delivered.connections, 1);
         assert_eq!(delivered.offline, vec![device("c", "c-s1")]);
-        assert_eq!(a1.pushes.try_recv().unwrap(), frame);
-        assert!(a1.pushes.try_recv().is_err(), "once, though targeted twice");
-        assert!(a2.pushes.try_recv().is_err(), "excluded");
-        assert!(b1.pushes.try_recv().is_err(), "not targeted");
+        assert_eq!(a1.try_next(), Some(Next::Frame(frame)));
+        assert_eq!(a1.try_next(), None, "once, though targeted twice");
+        assert_eq!(a2.try_next(), None, "excluded");
+        assert_eq!(b1.try_next(), None, "not targeted");
     }
 
     #[tokio::test]
@@ -415,9 +415,9 @@ mod tests {
         let (_, c) = connect(&hub, "c", "c-s1");
         let close = Close::new(code::REVOKED, "revoked");
         assert_eq!(hub.close(&["b-s1".into()], &["a".into()], &close), 2);
-        assert!(a.close.borrow().is_some());
-        assert!(b.close.borrow().is_some());
-        assert!(c.close.borrow().is_none());
+        assert!(a.close().is_some());
+        assert!(b.close().is_some());
+        assert!(c.close().is_none());
         assert_eq!(
             hub.close(&["b-s1".into()], &[], &close),
             0,
@@ -428,12 +428,12 @@ mod tests {
     #[tokio::test]
     async fn presence_changes_reach_the_current_watchers_only() {
         let (hub, _changes) = hub();
-        let (watcher, mut queued) = connect(&hub, "a", "s1");
+        let (watcher, queued) = connect(&hub, "a", "s1");
         hub.watch(watcher, vec!["x".into(), "y".into()]);
         hub.watch(watcher, vec!["y".into()]);
         assert_eq!(hub.presence_changed("x", &"px".into()), 0);
         assert_eq!(hub.presence_changed("y", &"py".into()), 1);
-        assert_eq!(queued.pushes.try_recv().unwrap(), "py");
+        assert_eq!(queued.try_next(), Some(Next::Frame("py".into())));
         hub.unregister(watcher);
         assert_eq!(hub.presence_changed("y", &"py".into()), 0);
     }

@@ -25,6 +25,10 @@ pub const PATH: &str = "/api/v1/ws";
 /// Frames over [`super::frames::MAX_FRAME_BYTES`] are answered `frame_too_large`; this
 /// bounds what the socket reads at all before giving up on the connection.
 const MAX_MESSAGE_BYTES: usize = 4 * super::frames::MAX_FRAME_BYTES;
+/// What the socket reads at a time, allocated for as long as it is open. Client frames
+/// are mostly far smaller; a larger one is read in several reads into a buffer of its
+/// own size. The default (128 KiB) was nearly all of an idle connection's memory.
+const READ_BUFFER_BYTES: usize = 1024;
 /// The longest device id a client may give.
 const MAX_DEVICE_ID_BYTES: usize = 64;
 
@@ -75,10 +79,13 @@ async fn upgrade(
 ) -> Response {
     match accept(&state, &headers, query).await {
         Ok((admitted, device_id)) => match upgrade {
-            Ok(upgrade) => upgrade
-                .max_message_size(MAX_MESSAGE_BYTES)
-                .max_frame_size(MAX_MESSAGE_BYTES)
-                .on_upgrade(move |socket| connection::serve(socket, admitted, device_id, state)),
+            Ok(upgrade) => {
+                // Only what the socket uses: the callback is kept as long as it is open.
+                let (auth, live) = (state.auth.clone(), state.live.clone());
+                sized(upgrade).on_upgrade(move |socket| {
+                    connection::serve(socket, admitted, device_id, auth, live)
+                })
+            }
             Err(_) => ApiError::new(
                 StatusCode::UPGRADE_REQUIRED,
                 "upgrade_required",
@@ -88,6 +95,14 @@ async fn upgrade(
         },
         Err(error) => error.into_response(),
     }
+}
+
+/// The socket's buffers and the most it reads of one message.
+fn sized(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
 }
 
 /// The caller when the upgrade carries a token (the header first, else the query), and
@@ -110,4 +125,66 @@ async fn accept(
         None => None,
     };
     Ok((admitted, device_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::ws::{Message, WebSocket};
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite};
+
+    type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+    /// Answers each text message with its length, until the socket fails.
+    async fn lengths(mut socket: WebSocket) {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Message::Text(text) = message {
+                let answer = Message::Text(text.len().to_string().into());
+                if socket.send(answer).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A socket sized as the gateway's, answering [`lengths`].
+    async fn sized_socket() -> Client {
+        let router = Router::new().route(
+            "/",
+            get(|upgrade: WebSocketUpgrade| async { sized(upgrade).on_upgrade(lengths) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        socket
+    }
+
+    #[tokio::test]
+    async fn messages_far_longer_than_the_read_buffer_are_read_whole() {
+        let mut socket = sized_socket().await;
+        for len in [1, READ_BUFFER_BYTES + 1, MAX_MESSAGE_BYTES] {
+            socket.send("x".repeat(len).into()).await.unwrap();
+            let answer = socket.next().await.unwrap().unwrap();
+            assert_eq!(answer, tungstenite::Message::text(len.to_string()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_over_the_read_limit_ends_the_socket() {
+        let mut socket = sized_socket().await;
+        // May fail midway: the server stops reading.
+        let _ = socket.send("x".repeat(MAX_MESSAGE_BYTES + 1).into()).await;
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+            .await
+            .expect("the socket ends");
+        assert!(
+            !matches!(answered, Some(Ok(tungstenite::Message::Text(_)))),
+            "{answered:?}"
+        );
+    }
 }
