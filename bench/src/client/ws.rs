@@ -180,7 +180,8 @@ async fn write(
     }
 }
 
-async fn tick(pings: &mut Option<tokio::time::Interval>) {
+/// The next ping tick; never, when pings are off.
+pub(crate) async fn tick(pings: &mut Option<tokio::time::Interval>) {
     match pings {
         Some(interval) => {
             interval.tick().await;

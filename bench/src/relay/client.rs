@@ -6,7 +6,7 @@
 //! connection addresses to itself, so their round trip crosses the relay's routing.
 
 use super::frame::{self, Said};
-use crate::client::{CLOSE_LIMIT, Live, Stamp, finish_reader};
+use crate::client::{CLOSE_LIMIT, Live, Stamp, finish_reader, tick};
 use crate::clock::Clock;
 use crate::metrics::{Acked, Inbox};
 use anyhow::Context as _;
@@ -206,15 +206,6 @@ async fn write(
         if closing {
             return written;
         }
-    }
-}
-
-async fn tick(pings: &mut Option<tokio::time::Interval>) {
-    match pings {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
     }
 }
 

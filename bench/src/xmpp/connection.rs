@@ -12,7 +12,7 @@ use super::Endpoint;
 use super::parse::{Element, Incoming, StanzaReader};
 use super::sm::AckQueue;
 use super::stanza;
-use crate::client::{Live, Stamp, finish_reader};
+use crate::client::{Live, Stamp, finish_reader, tick};
 use crate::clock::Clock;
 use crate::metrics::{Acked, Inbox};
 use anyhow::{Context as _, bail};
@@ -333,15 +333,6 @@ async fn write(
             let _ = out.shutdown().await;
             return;
         }
-    }
-}
-
-async fn tick(pings: &mut Option<tokio::time::Interval>) {
-    match pings {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
     }
 }
 
