@@ -6,5 +6,5 @@ mod ws;
 
 pub use api::{Api, SendOutcome};
 pub use stamp::Stamp;
-pub(crate) use ws::{CLOSE_LIMIT, finish_reader, tick};
+pub(crate) use ws::{CLOSE_LIMIT, finish_reader, pings, tick};
 pub use ws::{Connection, Live, send_frame};

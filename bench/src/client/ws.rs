@@ -89,11 +89,7 @@ impl Connection {
             closing.clone(),
             stopped,
         ));
-        let pings = heartbeat.map(|period| {
-            // spread the first pings over one period, so connections do not ping in step
-            let offset = period.mul_f64((owner % 1000) as f64 / 1000.0);
-            tokio::time::interval_at(Instant::now() + offset, period)
-        });
+        let pings = heartbeat.map(|period| pings(period, owner));
         let writer = tokio::spawn(write(sink, queue, pings, clock));
         Ok(Self {
             owner,
@@ -178,6 +174,13 @@ async fn write(
             return;
         }
     }
+}
+
+/// Ticks every `period`, the first one spread over a period by `owner`, so connections
+/// do not ping in step.
+pub(crate) fn pings(period: Duration, owner: usize) -> tokio::time::Interval {
+    let offset = period.mul_f64((owner % 1000) as f64 / 1000.0);
+    tokio::time::interval_at(Instant::now() + offset, period)
 }
 
 /// The next ping tick; never, when pings are off.

@@ -6,7 +6,7 @@
 //! connection addresses to itself, so their round trip crosses the relay's routing.
 
 use super::frame::{self, Said};
-use crate::client::{CLOSE_LIMIT, Live, Stamp, finish_reader, tick};
+use crate::client::{CLOSE_LIMIT, Live, Stamp, finish_reader, pings, tick};
 use crate::clock::Clock;
 use crate::metrics::{Acked, Inbox};
 use anyhow::Context as _;
@@ -74,10 +74,7 @@ impl Connection {
             closing.clone(),
             stopped,
         ));
-        let pings = heartbeat.map(|period| {
-            let offset = period.mul_f64((owner % 1000) as f64 / 1000.0);
-            tokio::time::interval_at(Instant::now() + offset, period)
-        });
+        let pings = heartbeat.map(|period| pings(period, owner));
         let writer = tokio::spawn(write(sink, queue, pings, me.to_owned(), clock, live));
         Ok(Self {
             owner,

@@ -12,7 +12,7 @@ use super::Endpoint;
 use super::parse::{Element, Incoming, StanzaReader};
 use super::sm::AckQueue;
 use super::stanza;
-use crate::client::{Live, Stamp, finish_reader, tick};
+use crate::client::{Live, Stamp, finish_reader, pings, tick};
 use crate::clock::Clock;
 use crate::metrics::{Acked, Inbox};
 use anyhow::{Context as _, bail};
@@ -111,10 +111,7 @@ impl Connection {
             unacked,
             stopped,
         ));
-        let pings = heartbeat.map(|period| {
-            let offset = period.mul_f64((owner % 1000) as f64 / 1000.0);
-            tokio::time::interval_at(Instant::now() + offset, period)
-        });
+        let pings = heartbeat.map(|period| pings(period, owner));
         let writer = tokio::spawn(write(
             socket,
             queue,

@@ -10,8 +10,8 @@
 //! One batch: the locks of all its conversations in ascending order, the drafts already
 //! stored (retries answer the original), a run of seqs per conversation in queue order,
 //! then one multi-row write each for messages, senders' read cursors and outbox events,
-//! and the commit. Only then is anyone answered. A batch that fails for a reason other
-//! than contention is stored again one draft at a time, so one bad draft fails alone.
+//! and the commit. Only then is anyone answered. A batch that fails answers every draft
+//! in it with the failure; the senders retry with the same client message ids.
 
 use super::{AppError, AppResult, Sent, retrying};
 use crate::domain::{
@@ -115,20 +115,6 @@ async fn write<S: Store>(store: &S, batch: Vec<Queued>, now_ms: i64) {
             for (queued, sent) in batch.into_iter().zip(sent) {
                 // A caller that went away no longer waits.
                 let _ = queued.answer.send(Ok(sent));
-            }
-        }
-        Err(error) if batch.len() > 1 && !matches!(error, AppError::Contention) => {
-            tracing::warn!(
-                error = format!("{error:#}"),
-                drafts = batch.len(),
-                "a batch of sends failed; storing them one at a time"
-            );
-            for queued in batch {
-                let one = [(&queued.draft, queued.sender_reads)];
-                let result = retrying(store, || store_batch(store, &one, now_ms)).await;
-                let _ = queued
-                    .answer
-                    .send(result.and_then(|mut sent| sent.pop().ok_or(AppError::Raced)));
             }
         }
         Err(error) => {
