@@ -139,6 +139,26 @@ pub trait Transaction: Send {
     async fn log_membership(&mut self, records: &[MembershipRecord]) -> anyhow::Result<u64>;
     /// Queues an event for the bus; published by the outbox relay after commit.
     async fn enqueue(&mut self, event: &EventEnvelope) -> anyhow::Result<()>;
+
+    // The message activity projection: idempotent, forward-only writes.
+    /// Replaces the activity if it is still at `expected_revision`; returns whether it did.
+    async fn replace_activity(
+        &mut self,
+        conversation: &ConversationId,
+        expected_revision: i64,
+        next: &Activity,
+    ) -> anyhow::Result<bool>;
+    /// Moves each member's read cursor to its seq where it is behind; cursors of
+    /// non-members are left alone.
+    async fn advance_reads(&mut self, reads: &[ReadAdvance]) -> anyhow::Result<()>;
+}
+
+/// A member's read cursor, to move forward to `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAdvance {
+    pub conversation: ConversationId,
+    pub user: String,
+    pub seq: u64,
 }
 
 /// Everything the conversation service stores.
@@ -224,22 +244,6 @@ pub trait Store: Send + Sync {
     async fn membership_log(&self, after: u64, limit: u64) -> anyhow::Result<MembershipLogPage>;
     /// Drops all but the newest `keep` entries; returns the new `pruned_through`.
     async fn prune_membership_log(&self, keep: u64) -> anyhow::Result<u64>;
-
-    // The message activity projection: single idempotent statements.
-    /// Replaces the activity if it is still at `expected_revision`; returns whether it did.
-    async fn replace_activity(
-        &self,
-        conversation: &ConversationId,
-        expected_revision: i64,
-        next: &Activity,
-    ) -> anyhow::Result<bool>;
-    /// Moves a member's read cursor to `seq` if it is behind.
-    async fn advance_read(
-        &self,
-        conversation: &ConversationId,
-        user: &str,
-        seq: u64,
-    ) -> anyhow::Result<()>;
 }
 
 /// The current time.

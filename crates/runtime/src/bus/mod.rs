@@ -16,7 +16,7 @@
 mod consume;
 mod memory;
 
-pub use consume::{Backoff, consume, consume_from};
+pub use consume::{Backoff, Consumer, consume, consume_batches, consume_from};
 pub use memory::MemoryBus;
 
 use crate::secret::SecretUrl;

@@ -2,13 +2,16 @@
 //! stored, edited, recalled; read cursors moved) folded into each conversation's newest
 //! message and max seq and each member's read cursor. Every step is idempotent and
 //! order-safe, so the bus may redeliver or reorder without harm.
+//!
+//! Events come in batches (what the bus has waiting), and a batch is folded in memory
+//! and written in one transaction: each conversation's activity read and replaced once,
+//! each member's cursor moved once, to the furthest seq. A busy service pays one commit
+//! per batch, not two per message.
 
-use super::{App, AppResult};
-use crate::domain::{ConversationId, MessageSnapshot};
-use crate::ports::{Ports, Store};
-
-/// Times a compare-and-swap on one conversation's activity is retried.
-const SWAP_ATTEMPTS: u32 = 16;
+use super::{App, AppError, AppResult};
+use crate::domain::{Activity, ConversationId, MessageSnapshot};
+use crate::ports::{Lock, Ports, ReadAdvance, Store, Transaction};
+use std::collections::BTreeMap;
 
 /// One message event, as far as this service cares.
 #[derive(Debug, Clone)]
@@ -26,55 +29,101 @@ pub enum MessageActivity {
     },
 }
 
-impl<P: Ports> App<P> {
-    /// Folds one message event into the projection. Events about unknown conversations
-    /// or with malformed ids change nothing.
-    pub async fn apply_message_activity(&self, activity: MessageActivity) -> AppResult<()> {
-        match activity {
-            MessageActivity::Message {
-                conversation_id,
-                message,
-            } => {
-                let Ok(id) = ConversationId::parse(&conversation_id) else {
-                    return Ok(());
-                };
-                self.apply_message(&id, &message).await?;
-                // The sender has read their own message.
-                self.store
-                    .advance_read(&id, &message.sender_id, message.seq)
-                    .await?;
-            }
-            MessageActivity::Read {
-                conversation_id,
-                user_id,
-                seq,
-            } => {
-                let Ok(id) = ConversationId::parse(&conversation_id) else {
-                    return Ok(());
-                };
-                self.store.advance_read(&id, &user_id, seq).await?;
+/// A batch of events folded: per conversation its message states in event order, and
+/// per member the furthest seq read.
+#[derive(Debug, Default)]
+struct Folded {
+    messages: BTreeMap<ConversationId, Vec<MessageSnapshot>>,
+    reads: BTreeMap<(ConversationId, String), u64>,
+}
+
+impl Folded {
+    /// Events about malformed conversation ids are left out.
+    fn of(batch: Vec<MessageActivity>) -> Self {
+        let mut folded = Self::default();
+        for activity in batch {
+            match activity {
+                MessageActivity::Message {
+                    conversation_id,
+                    message,
+                } => {
+                    let Ok(id) = ConversationId::parse(&conversation_id) else {
+                        continue;
+                    };
+                    // The sender has read their own message.
+                    folded.read(&id, &message.sender_id, message.seq);
+                    folded.messages.entry(id).or_default().push(message);
+                }
+                MessageActivity::Read {
+                    conversation_id,
+                    user_id,
+                    seq,
+                } => {
+                    if let Ok(id) = ConversationId::parse(&conversation_id) {
+                        folded.read(&id, &user_id, seq);
+                    }
+                }
             }
         }
-        Ok(())
+        folded
     }
 
-    async fn apply_message(&self, id: &ConversationId, message: &MessageSnapshot) -> AppResult<()> {
-        for _ in 0..SWAP_ATTEMPTS {
-            let Some(conversation) = self.store.conversation(id).await? else {
-                return Ok(());
+    fn read(&mut self, conversation: &ConversationId, user: &str, seq: u64) {
+        let cursor = self
+            .reads
+            .entry((conversation.clone(), user.to_owned()))
+            .or_default();
+        *cursor = (*cursor).max(seq);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.reads.is_empty()
+    }
+}
+
+impl<P: Ports> App<P> {
+    /// Folds a batch of message events, in their order, into the projection. Events
+    /// about unknown conversations or with malformed ids change nothing.
+    pub async fn apply_message_activity(&self, batch: Vec<MessageActivity>) -> AppResult<()> {
+        let folded = Folded::of(batch);
+        if folded.is_empty() {
+            return Ok(());
+        }
+        self.retrying(|| self.apply_folded(&folded)).await
+    }
+
+    /// One attempt, in one transaction. A conversation whose activity changed between
+    /// the read and the write is a lost race: the whole batch is tried again.
+    async fn apply_folded(&self, folded: &Folded) -> AppResult<()> {
+        let mut tx = self.store.begin(Lock::Nothing).await?;
+        for (id, messages) in &folded.messages {
+            let Some(conversation) = tx.conversation(id).await? else {
+                continue;
             };
             let current = conversation.activity;
-            let Some(next) = current.apply(message) else {
-                return Ok(());
-            };
-            if self
-                .store
-                .replace_activity(id, current.revision, &next)
-                .await?
+            let mut next: Option<Activity> = None;
+            for message in messages {
+                if let Some(after) = next.as_ref().unwrap_or(&current).apply(message) {
+                    next = Some(after);
+                }
+            }
+            if let Some(next) = next
+                && !tx.replace_activity(id, current.revision, &next).await?
             {
-                return Ok(());
+                return Err(AppError::Raced);
             }
         }
-        Err(anyhow::anyhow!("conversation {id} activity kept changing").into())
+        let reads: Vec<ReadAdvance> = folded
+            .reads
+            .iter()
+            .map(|((conversation, user), seq)| ReadAdvance {
+                conversation: conversation.clone(),
+                user: user.clone(),
+                seq: *seq,
+            })
+            .collect();
+        tx.advance_reads(&reads).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -12,6 +12,7 @@ on_every_backend!(
     the_list_is_paged_newest_first,
     a_new_member_has_nothing_unread,
     undecodable_events_are_skipped,
+    a_burst_of_events_folds_like_one_at_a_time,
 );
 
 /// The conversation as `user` sees it in their list.
@@ -250,4 +251,81 @@ async fn undecodable_events_are_skipped(app: TestApp) {
         seen_by(&app, "mia", &group).await.unread == 1
     })
     .await;
+}
+
+/// Many events published at once reach the projection in batches (one transaction
+/// each); the result is what applying them one at a time gives: per conversation the
+/// highest seq and its latest state, per member the furthest cursor.
+async fn a_burst_of_events_folds_like_one_at_a_time(app: TestApp) {
+    let groups = [
+        app.group("olive", &["mia", "noah"]).await,
+        app.group("mia", &["olive"]).await,
+        app.group("noah", &["olive", "mia"]).await,
+    ];
+    let members: [&[&str]; 3] = [
+        &["olive", "mia", "noah"],
+        &["mia", "olive"],
+        &["noah", "olive", "mia"],
+    ];
+    // What each member's cursor must end at: a sender has read their own message.
+    let mut cursors: std::collections::HashMap<(usize, &str), u64> = Default::default();
+    let mut moved = |g: usize, user: &'static str, seq: u64| {
+        let cursor = cursors.entry((g, user)).or_default();
+        *cursor = (*cursor).max(seq);
+    };
+    for seq in 1..=40u64 {
+        for (g, group) in groups.iter().enumerate() {
+            let sender = members[g][seq as usize % members[g].len()];
+            stored(&app, group, seq, sender, &format!("{g}-{seq}")).await;
+            moved(g, sender, seq);
+            if seq % 7 == 0 {
+                // A late, older message and a stale cursor change no activity.
+                stored(&app, group, seq - 3, "olive", "late").await;
+                moved(g, "olive", seq - 3);
+                read(&app, group, "mia", seq - 5).await;
+                moved(g, "mia", seq - 5);
+            }
+        }
+    }
+    // The newest message of the first group is edited, then recalled; a stale edit
+    // after the recall does not bring the text back.
+    let author = members[0][40 % 3];
+    let mut edited = message(&groups[0], 40, author, "edited");
+    edited.edited_at_ms = crate::harness::now_ms();
+    app.publish_message_event(message_event(Kind::Edited(edited.clone())))
+        .await;
+    let mut recalled = message(&groups[0], 40, author, "");
+    recalled.recalled = true;
+    app.publish_message_event(message_event(Kind::Recalled(recalled)))
+        .await;
+    app.publish_message_event(message_event(Kind::Edited(edited)))
+        .await;
+    read(&app, &groups[2], "mia", 39).await;
+    moved(2, "mia", 39);
+    read(&app, &groups[2], "mia", 12).await;
+
+    let marker = app.group("olive", &[]).await;
+    stored(&app, &marker, 1, "olive", "marker").await;
+    eventually("the marker is applied", || async {
+        seen_by(&app, "olive", &marker).await.max_seq == 1
+    })
+    .await;
+
+    for (g, group) in groups.iter().enumerate() {
+        for user in members[g] {
+            let seen = seen_by(&app, user, group).await;
+            let read = cursors.get(&(g, *user)).copied().unwrap_or(0);
+            assert_eq!(
+                (seen.max_seq, seen.read_seq, seen.unread),
+                (40, read, 40 - read),
+                "group {g} as {user} sees it"
+            );
+        }
+    }
+    let first = seen_by(&app, "mia", &groups[0]).await.last_message.unwrap();
+    assert!(first.recalled && first.seq == 40, "the recall stays");
+    for g in [1, 2] {
+        let seen = seen_by(&app, "olive", &groups[g]).await;
+        assert_eq!(text(&seen), format!("{{\"text\":\"{g}-40\"}}"));
+    }
 }

@@ -9,13 +9,11 @@ use super::frames::{self, Malformed, Translated};
 use crate::app::{App, Guarantee};
 use crate::ports::Ports;
 use bytes::Bytes;
-use futures::FutureExt as _;
 use im_contracts::topics::{CONVERSATION_EVENTS, MESSAGE_EVENTS};
 use im_contracts::v1 as pb;
-use im_runtime::bus::{Bus, Delivery, StartAt};
+use im_runtime::bus::{Backoff, Bus, Consumer, Delivery, StartAt};
 use prost::Message as _;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The consumer group of this service on every topic it reads.
@@ -55,80 +53,19 @@ pub async fn consume<P: Ports>(
     topic: Topic,
     stop: CancellationToken,
 ) {
-    let first_backoff = app.settings().retry_backoff;
-    let mut backoff = first_backoff;
-    while !stop.is_cancelled() {
-        match bus.subscribe(topic.name, GROUP).await {
-            Ok(mut subscription) => loop {
-                let next = tokio::select! {
-                    // Stopping first: a stopped consumer must not take a record it
-                    // will not handle.
-                    biased;
-                    () = stop.cancelled() => return,
-                    next = subscription.next() => next,
-                };
-                let first = match next {
-                    Ok(delivery) => delivery,
-                    Err(error) => {
-                        tracing::warn!(topic = topic.name, %error, "subscription failed; resubscribing");
-                        break;
-                    }
-                };
-                // Whatever else is already waiting joins the batch.
-                let mut batch = vec![first];
-                let mut failed = false;
-                while batch.len() < app.settings().batch_size {
-                    match subscription.next().now_or_never() {
-                        Some(Ok(delivery)) => batch.push(delivery),
-                        Some(Err(error)) => {
-                            tracing::warn!(topic = topic.name, %error, "subscription failed; resubscribing");
-                            failed = true;
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                if !handle(&app, topic, &batch, &stop).await {
-                    return;
-                }
-                let mut committed = true;
-                for last in last_per_partition(&batch) {
-                    if let Err(error) = subscription.commit(last).await {
-                        tracing::warn!(topic = topic.name, %error, "cannot commit; resubscribing");
-                        committed = false;
-                        break;
-                    }
-                }
-                if !committed {
-                    break;
-                }
-                backoff = first_backoff;
-                if failed {
-                    break;
-                }
-            },
-            Err(error) => {
-                tracing::warn!(topic = topic.name, %error, "cannot subscribe");
-            }
-        }
-        if !pause(&mut backoff, app.settings().max_retry_backoff, &stop).await {
-            return;
-        }
-    }
-}
-
-/// The last record of each partition in `batch`: committing it commits the records
-/// before it in that partition (offsets of different partitions do not compare).
-fn last_per_partition(batch: &[Delivery]) -> Vec<&Delivery> {
-    let mut last: Vec<&Delivery> = Vec::new();
-    for delivery in batch {
-        match last.iter_mut().find(|d| d.partition == delivery.partition) {
-            Some(known) if known.offset < delivery.offset => *known = delivery,
-            Some(_) => {}
-            None => last.push(delivery),
-        }
-    }
-    last
+    let consumer = Consumer {
+        topic: topic.name,
+        group: GROUP,
+        start: StartAt::Earliest,
+        max_batch: app.settings().batch_size,
+        backoff: backoff(&app),
+    };
+    let handler_stop = stop.clone();
+    im_runtime::bus::consume_batches(bus, consumer, stop, |batch| {
+        let (app, stop) = (app.clone(), handler_stop.clone());
+        async move { handle(&app, topic, &batch, &stop).await }
+    })
+    .await;
 }
 
 /// Forgets cached members on every membership change, on this instance: the group
@@ -188,12 +125,13 @@ async fn handle<P: Ports>(
     if fanouts.is_empty() {
         return true;
     }
-    let mut backoff = app.settings().retry_backoff;
+    let mut backoff = backoff(app);
     loop {
         let delivered = tokio::select! {
+            // A delivery that finished as the stop came is kept (and committed).
             biased;
-            () = stop.cancelled() => return false,
             delivered = app.deliver(fanouts.clone(), Guarantee::AtLeastOnce) => delivered,
+            () = stop.cancelled() => return false,
         };
         match delivered {
             Ok(_) => return true,
@@ -205,23 +143,19 @@ async fn handle<P: Ports>(
                 );
             }
         }
-        if !pause(&mut backoff, app.settings().max_retry_backoff, stop).await {
+        if !backoff.pause(stop).await {
             return false;
         }
     }
 }
 
+/// The waits between attempts, from the settings.
+fn backoff<P: Ports>(app: &App<P>) -> Backoff {
+    let settings = app.settings();
+    Backoff::new(settings.retry_backoff, settings.max_retry_backoff)
+}
+
 fn count(topic: Topic, outcome: &'static str) {
     metrics::counter!("im_delivery_events_total", "topic" => topic.label, "outcome" => outcome)
         .increment(1);
-}
-
-/// Sleeps `backoff` (then doubles it up to `max`); false when stopped meanwhile.
-async fn pause(backoff: &mut Duration, max: Duration, stop: &CancellationToken) -> bool {
-    let wait = *backoff;
-    *backoff = (*backoff * 2).min(max);
-    tokio::select! {
-        () = tokio::time::sleep(wait) => true,
-        () = stop.cancelled() => false,
-    }
 }

@@ -2,8 +2,8 @@
 
 use super::{SqlStore, SqlTx, contacts, conversations, membership};
 use crate::domain::{
-    Activity, BlockedUser, Blocks, Contact, Conversation, ConversationId, FriendRequest,
-    JoinRequest, Member, RequestDirection, RequestId, UserId,
+    BlockedUser, Blocks, Contact, Conversation, ConversationId, FriendRequest, JoinRequest, Member,
+    RequestDirection, RequestId, UserId,
 };
 use crate::ports::{Lock, MembershipLogPage, Store, UserConversation};
 use async_trait::async_trait;
@@ -130,26 +130,5 @@ impl Store for SqlStore {
 
     async fn prune_membership_log(&self, keep: u64) -> anyhow::Result<u64> {
         Ok(membership::prune(&self.db, keep).await?)
-    }
-
-    async fn replace_activity(
-        &self,
-        conversation: &ConversationId,
-        expected_revision: i64,
-        next: &Activity,
-    ) -> anyhow::Result<bool> {
-        Ok(
-            conversations::replace_activity(&self.db, conversation, expected_revision, next)
-                .await?,
-        )
-    }
-
-    async fn advance_read(
-        &self,
-        conversation: &ConversationId,
-        user: &str,
-        seq: u64,
-    ) -> anyhow::Result<()> {
-        Ok(conversations::advance_read(&self.db, conversation, user, seq).await?)
     }
 }

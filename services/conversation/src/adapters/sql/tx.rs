@@ -4,10 +4,10 @@ use super::entities::user_pair;
 use super::{SqlStore, contacts, conversations, insert_error, membership};
 use crate::adapters::events;
 use crate::domain::{
-    BlockedUser, Blocks, Conversation, ConversationId, EventEnvelope, FriendRequest, JoinRequest,
-    Member, MembershipRecord, RequestId, UserId, UserPair,
+    Activity, BlockedUser, Blocks, Conversation, ConversationId, EventEnvelope, FriendRequest,
+    JoinRequest, Member, MembershipRecord, RequestId, UserId, UserPair,
 };
-use crate::ports::{Lock, StoreError, Transaction};
+use crate::ports::{Lock, ReadAdvance, StoreError, Transaction};
 use async_trait::async_trait;
 use im_runtime::db::begin_write;
 use im_runtime::outbox;
@@ -253,6 +253,26 @@ impl Transaction for SqlTx {
         )
         .await?;
         self.enqueued = true;
+        Ok(())
+    }
+
+    async fn replace_activity(
+        &mut self,
+        conversation: &ConversationId,
+        expected_revision: i64,
+        next: &Activity,
+    ) -> anyhow::Result<bool> {
+        Ok(
+            conversations::replace_activity(&self.txn, conversation, expected_revision, next)
+                .await?,
+        )
+    }
+
+    async fn advance_reads(&mut self, reads: &[ReadAdvance]) -> anyhow::Result<()> {
+        for read in reads {
+            conversations::advance_read(&self.txn, &read.conversation, &read.user, read.seq)
+                .await?;
+        }
         Ok(())
     }
 }
