@@ -1,17 +1,26 @@
 //! Group commit: new messages are stored many per transaction, so a busy service pays
 //! one commit (one fsync) and a handful of statements per batch rather than per message.
 //!
-//! A send queues its draft and then either finds a free writer slot, takes everything
+//! A send queues its draft and then either finds a free writer slot, takes what is
 //! queued (up to `send_batch` drafts) and stores it as one batch, or waits for the batch
 //! that took its draft to answer. At low load a batch is the one draft that was waiting,
 //! so nothing waits for company. The batch runs in its own task: a caller that goes
 //! away does not abandon the drafts of others.
+//!
+//! Batches stored at the same time never share a conversation: a draft whose
+//! conversation another batch is storing stays queued for the next one. So writers do
+//! not queue on each other's conversation locks, and a writer that finishes takes what
+//! is left before it frees its slot.
 //!
 //! One batch: the locks of all its conversations in ascending order, the drafts already
 //! stored (retries answer the original), a run of seqs per conversation in queue order,
 //! then one multi-row write each for messages, senders' read cursors and outbox events,
 //! and the commit. Only then is anyone answered. A batch that fails answers every draft
 //! in it with the failure; the senders retry with the same client message ids.
+//!
+//! Metrics: `im_message_send_batches_total`, `im_message_send_batch_drafts_total`,
+//! `im_message_send_queue_wait_seconds` (queued to taken, per draft) and
+//! `im_message_send_batch_seconds` (one batch stored, retries included).
 
 use super::{AppError, AppResult, Sent, retrying};
 use crate::domain::{
@@ -20,6 +29,7 @@ use crate::domain::{
 use crate::ports::{ClientKey, ReadAdvance, SendBatch as _, Store};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use tokio::sync::{Semaphore, oneshot};
 
 /// A draft waiting to be stored, and who waits for it.
@@ -27,12 +37,34 @@ struct Queued {
     draft: Draft,
     /// Whether storing it moves its sender's read cursor to it (a client's message).
     sender_reads: bool,
+    /// When it was queued: its message's creation time, unless an earlier batch's is
+    /// later (times never go back along a conversation's seqs).
+    queued_ms: i64,
+    /// For the queue wait metric.
+    queued_at: Instant,
     answer: oneshot::Sender<AppResult<Sent>>,
+}
+
+/// What the writers share: the drafts not taken yet, and the conversations some batch
+/// is storing now.
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<Queued>,
+    writing: HashSet<ConversationId>,
+    /// The time of the latest batch taken.
+    last_ms: i64,
+}
+
+/// One batch: its drafts in queue order, its conversations and its time.
+struct Batch {
+    drafts: Vec<Queued>,
+    conversations: Vec<ConversationId>,
+    now_ms: i64,
 }
 
 /// The queue of drafts and the writer slots.
 pub(super) struct GroupCommit {
-    queue: Mutex<VecDeque<Queued>>,
+    pending: Arc<Mutex<Pending>>,
     writers: Arc<Semaphore>,
     max_batch: usize,
 }
@@ -41,23 +73,10 @@ impl GroupCommit {
     /// `writers` batches at once, of at most `max_batch` drafts each.
     pub(super) fn new(writers: usize, max_batch: usize) -> Self {
         Self {
-            queue: Mutex::new(VecDeque::new()),
+            pending: Arc::default(),
             writers: Arc::new(Semaphore::new(writers.max(1))),
             max_batch: max_batch.max(1),
         }
-    }
-
-    fn push(&self, queued: Queued) {
-        self.queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(queued);
-    }
-
-    fn take(&self) -> Vec<Queued> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let n = queue.len().min(self.max_batch);
-        queue.drain(..n).collect()
     }
 
     /// Stores `draft` in some batch and returns what became of it.
@@ -69,9 +88,11 @@ impl GroupCommit {
         sender_reads: bool,
     ) -> AppResult<Sent> {
         let (answer, mut answered) = oneshot::channel();
-        self.push(Queued {
+        lock(&self.pending).queue.push_back(Queued {
             draft,
             sender_reads,
+            queued_ms: now_ms(),
+            queued_at: Instant::now(),
             answer,
         });
         loop {
@@ -82,19 +103,86 @@ impl GroupCommit {
                     permit.expect("the writer slots are never closed")
                 }
             };
-            let batch = self.take();
-            if batch.is_empty() {
-                // Another writer took this draft: its answer is coming.
+            let Some(batch) = take(&self.pending, self.max_batch, &[]) else {
+                // Another writer took this draft, or will once its conversation is free:
+                // the answer is coming.
                 drop(permit);
                 return received(answered.await);
-            }
-            let (store, now) = (store.clone(), now_ms());
+            };
+            let (store, pending, max_batch) = (store.clone(), self.pending.clone(), self.max_batch);
             tokio::spawn(async move {
-                write(&*store, batch, now).await;
+                // A writer goes on while drafts wait: those of the conversations it just
+                // stored may have been left for it.
+                let mut batch = batch;
+                loop {
+                    let conversations = std::mem::take(&mut batch.conversations);
+                    write(&*store, batch).await;
+                    match take(&pending, max_batch, &conversations) {
+                        Some(next) => batch = next,
+                        None => break,
+                    }
+                }
                 drop(permit);
             });
         }
     }
+}
+
+fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    pending.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Frees the conversations of a stored batch (`done`), then takes the next batch: up to
+/// `max` queued drafts, in queue order, of conversations no other batch is storing.
+/// Drafts of a conversation being stored stay queued, in order, so two batches never
+/// wait on each other's conversation locks and each conversation's drafts are stored in
+/// the order they came.
+fn take(pending: &Mutex<Pending>, max: usize, done: &[ConversationId]) -> Option<Batch> {
+    let mut pending = lock(pending);
+    for conversation in done {
+        pending.writing.remove(conversation);
+    }
+    let Pending {
+        queue,
+        writing,
+        last_ms,
+    } = &mut *pending;
+    let mut drafts = Vec::new();
+    let mut kept = VecDeque::new();
+    let mut conversations = Vec::new();
+    let mut taken_here = HashSet::new();
+    while let Some(queued) = queue.pop_front() {
+        let conversation = &queued.draft.conversation_id;
+        let free = taken_here.contains(conversation) || !writing.contains(conversation);
+        if drafts.len() < max && free {
+            if taken_here.insert(conversation.clone()) {
+                conversations.push(conversation.clone());
+            }
+            drafts.push(queued);
+        } else {
+            kept.push_back(queued);
+        }
+        if drafts.len() == max {
+            kept.extend(queue.drain(..));
+        }
+    }
+    *queue = kept;
+    if drafts.is_empty() {
+        return None;
+    }
+    writing.extend(conversations.iter().cloned());
+    let taken_at = Instant::now();
+    for queued in &drafts {
+        metrics::histogram!("im_message_send_queue_wait_seconds")
+            .record(taken_at.duration_since(queued.queued_at));
+    }
+    let newest = drafts.iter().map(|q| q.queued_ms).max().unwrap_or(*last_ms);
+    *last_ms = (*last_ms).max(newest);
+    Some(Batch {
+        drafts,
+        conversations,
+        now_ms: *last_ms,
+    })
 }
 
 fn received(result: Result<AppResult<Sent>, oneshot::error::RecvError>) -> AppResult<Sent> {
@@ -106,11 +194,19 @@ fn received(result: Result<AppResult<Sent>, oneshot::error::RecvError>) -> AppRe
 }
 
 /// Stores `batch` and answers each of its drafts.
-async fn write<S: Store>(store: &S, batch: Vec<Queued>, now_ms: i64) {
+async fn write<S: Store>(store: &S, batch: Batch) {
+    let Batch {
+        drafts: batch,
+        now_ms,
+        ..
+    } = batch;
     metrics::counter!("im_message_send_batches_total").increment(1);
     metrics::counter!("im_message_send_batch_drafts_total").increment(batch.len() as u64);
     let drafts: Vec<(&Draft, bool)> = batch.iter().map(|q| (&q.draft, q.sender_reads)).collect();
-    match retrying(store, || store_batch(store, &drafts, now_ms)).await {
+    let started = Instant::now();
+    let stored = retrying(store, || store_batch(store, &drafts, now_ms)).await;
+    metrics::histogram!("im_message_send_batch_seconds").record(started.elapsed());
+    match stored {
         Ok(sent) => {
             for (queued, sent) in batch.into_iter().zip(sent) {
                 // A caller that went away no longer waits.
@@ -238,4 +334,108 @@ async fn store_batch<S: Store>(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Body, ClientMsgId, MessageType};
+
+    fn queue(pending: &Mutex<Pending>, conversation: &str, n: usize, queued_ms: i64) {
+        let draft = Draft {
+            conversation_id: ConversationId::parse(conversation).unwrap(),
+            sender_id: UserId::parse("ann").unwrap(),
+            client_msg_id: ClientMsgId::parse(&format!("{conversation}-{n}")).unwrap(),
+            kind: MessageType::Text,
+            body: Body::parse(MessageType::Text, r#"{"text":"hi"}"#).unwrap(),
+            reply_to: None,
+            mentions: Vec::new(),
+            mention_all: false,
+        };
+        lock(pending).queue.push_back(Queued {
+            draft,
+            sender_reads: true,
+            queued_ms,
+            queued_at: Instant::now(),
+            answer: oneshot::channel().0,
+        });
+    }
+
+    /// `(conversation, n)` of each draft, in order.
+    fn names(drafts: &[Queued]) -> Vec<String> {
+        drafts
+            .iter()
+            .map(|q| q.draft.client_msg_id.as_str().to_owned())
+            .collect()
+    }
+
+    fn ids(names: &[&str]) -> Vec<ConversationId> {
+        names
+            .iter()
+            .map(|n| ConversationId::parse(n).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn batches_at_the_same_time_share_no_conversation_and_keep_each_ones_order() {
+        let pending = Mutex::new(Pending::default());
+        queue(&pending, "a", 1, 10);
+        queue(&pending, "b", 1, 11);
+        let first = take(&pending, 8, &[]).unwrap();
+        assert_eq!(names(&first.drafts), ["a-1", "b-1"]);
+        assert_eq!(first.conversations, ids(&["a", "b"]));
+
+        // While `a` and `b` are being stored, only `c` can go.
+        queue(&pending, "a", 2, 12);
+        queue(&pending, "c", 1, 13);
+        queue(&pending, "b", 2, 14);
+        queue(&pending, "a", 3, 15);
+        let second = take(&pending, 8, &[]).unwrap();
+        assert_eq!(names(&second.drafts), ["c-1"]);
+        assert!(
+            take(&pending, 8, &[]).is_none(),
+            "the rest waits for a and b"
+        );
+        assert_eq!(
+            names(lock(&pending).queue.make_contiguous()),
+            ["a-2", "b-2", "a-3"]
+        );
+
+        // The first writer, done, takes what was left for it, in queue order.
+        let third = take(&pending, 8, &first.conversations).unwrap();
+        assert_eq!(names(&third.drafts), ["a-2", "b-2", "a-3"]);
+        assert!(lock(&pending).queue.is_empty());
+        assert_eq!(
+            lock(&pending).writing,
+            HashSet::from_iter(ids(&["a", "b", "c"]))
+        );
+    }
+
+    #[test]
+    fn a_full_batch_leaves_the_rest_queued_in_order() {
+        let pending = Mutex::new(Pending::default());
+        for n in 1..=3 {
+            queue(&pending, "a", n, 10);
+        }
+        queue(&pending, "b", 1, 10);
+        let first = take(&pending, 2, &[]).unwrap();
+        assert_eq!(names(&first.drafts), ["a-1", "a-2"]);
+        let second = take(&pending, 2, &[]).unwrap();
+        assert_eq!(names(&second.drafts), ["b-1"], "a-3 waits behind a's batch");
+        let third = take(&pending, 2, &first.conversations).unwrap();
+        assert_eq!(names(&third.drafts), ["a-3"]);
+    }
+
+    #[test]
+    fn a_batch_time_never_goes_back() {
+        let pending = Mutex::new(Pending::default());
+        queue(&pending, "a", 1, 50);
+        queue(&pending, "a", 2, 40);
+        assert_eq!(take(&pending, 8, &[]).unwrap().now_ms, 50);
+        // Queued earlier than the last batch's time (a slow sender): still not before it.
+        queue(&pending, "b", 1, 30);
+        assert_eq!(take(&pending, 8, &[]).unwrap().now_ms, 50);
+        queue(&pending, "c", 1, 70);
+        assert_eq!(take(&pending, 8, &[]).unwrap().now_ms, 70);
+    }
 }
