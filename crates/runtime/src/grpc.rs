@@ -53,10 +53,24 @@ pub async fn serve(
         .layer(GrpcMetricsLayer)
         .layer(LoadShedLayer::new(service.name, &service.limits))
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.signal())
+        .serve_with_incoming_shutdown(incoming(listener), shutdown.signal())
         .await;
     watcher.abort();
     Ok(served?)
+}
+
+/// The accepted connections of `listener`, without Nagle's delay (see
+/// [`crate::http::no_delay`]).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt as _;
+    TcpListenerStream::new(listener).map(|accepted| {
+        accepted.map(|mut stream| {
+            crate::http::no_delay(&mut stream);
+            stream
+        })
+    })
 }
 
 async fn watch_readiness(

@@ -42,7 +42,7 @@ pub async fn authenticate(
         return next.run(request).await;
     }
     let principal = match bearer_token(request.headers()) {
-        Ok(token) => auth.principal(token).await,
+        Ok(token) => auth.principal(token, true).await,
         Err(error) => Err(error),
     };
     let principal: Principal = match principal {

@@ -42,9 +42,10 @@ pub struct Auth {
 
 impl Auth {
     /// The principal behind an access token, if the token is valid and neither its
-    /// session is revoked nor its user banned.
-    pub async fn principal(&self, token: &str) -> Result<Principal, ApiError> {
-        let claims = self.verifier.verify(token).await?;
+    /// session is revoked nor its user banned. `remember` keeps a valid token's claims
+    /// for its next request (REST calls; a WebSocket verifies once and stays).
+    pub async fn principal(&self, token: &str, remember: bool) -> Result<Principal, ApiError> {
+        let claims = self.verifier.verify(token, remember).await?;
         if self.denylist.is_session_revoked(&claims.sid) {
             return Err(ApiError::unauthorized(
                 "session_revoked",

@@ -3,6 +3,12 @@
 //! Keys are fetched on first use (identity may start after the gateway) and again when a
 //! token names an unknown `kid` (key rotation), but at most once per
 //! [`REFETCH_INTERVAL`], so a flood of tokens with random key ids cannot hammer identity.
+//!
+//! A token that passed on a REST call is remembered until it expires (at most
+//! [`VERIFIED_CAPACITY`] of them), so a client calling REST in a loop pays one signature
+//! check per token rather than one per request. (A WebSocket verifies once; remembering
+//! its token would only cost memory per connection.) Installing keys forgets them all, so a key withdrawn from the
+//! JWKS stops its tokens as soon as the new JWKS is fetched, as without this memory.
 
 use crate::http::ApiError;
 use crate::identity::{Identity, IdentityError};
@@ -23,6 +29,8 @@ pub const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 const LEEWAY_S: i64 = 5;
 /// How long the JWKS served on the public route may be reused before asking again.
 const JWKS_FRESH_FOR: Duration = Duration::from_secs(60);
+/// The most verified tokens remembered.
+pub const VERIFIED_CAPACITY: usize = 8192;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -40,6 +48,37 @@ struct KeyCache {
     /// The document the keys came from, as identity published it.
     jwks: Jwks,
     installed_at: Option<Instant>,
+}
+
+/// Tokens that passed verification, with their claims, until they expire.
+#[derive(Default)]
+struct Verified {
+    by_token: HashMap<Box<str>, Claims>,
+}
+
+impl Verified {
+    /// The claims of `token` if it passed and has not expired since (`leeway_s` as in
+    /// [`Validation`]).
+    fn get(&mut self, token: &str, now_s: i64, leeway_s: i64) -> Option<Claims> {
+        let claims = self.by_token.get(token)?;
+        if claims.exp <= now_s - leeway_s {
+            self.by_token.remove(token);
+            return None;
+        }
+        Some(claims.clone())
+    }
+
+    /// Remembers a token that passed. When full, the expired go first, then everyone.
+    fn insert(&mut self, token: &str, claims: &Claims, now_s: i64, leeway_s: i64) {
+        if self.by_token.len() >= VERIFIED_CAPACITY {
+            self.by_token
+                .retain(|_, claims| claims.exp > now_s - leeway_s);
+            if self.by_token.len() >= VERIFIED_CAPACITY {
+                self.by_token.clear();
+            }
+        }
+        self.by_token.insert(token.into(), claims.clone());
+    }
 }
 
 fn no_keys_yet() -> VerifyError {
@@ -69,6 +108,7 @@ pub struct TokenVerifier {
     identity: Identity,
     validation: Validation,
     cache: RwLock<KeyCache>,
+    verified: std::sync::Mutex<Verified>,
     /// When the last fetch started; held while fetching so concurrent misses wait for
     /// one fetch instead of starting their own.
     last_fetch: Mutex<Option<Instant>>,
@@ -84,20 +124,33 @@ impl TokenVerifier {
                 leeway_s: LEEWAY_S,
             },
             cache: RwLock::default(),
+            verified: std::sync::Mutex::default(),
             last_fetch: Mutex::new(None),
         }
     }
 
     /// The claims of `token` if it is an unexpired access token signed by identity for
     /// this issuer and audience. Revocation is the denylist's business, not this one's.
-    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+    /// A token that passed is remembered when `remember` is set (see the module's docs).
+    pub async fn verify(&self, token: &str, remember: bool) -> Result<Claims, VerifyError> {
+        let now_s = chrono::Utc::now().timestamp();
+        if let Some(claims) = self.verified().get(token, now_s, LEEWAY_S) {
+            return Ok(claims);
+        }
         let header = decode_header(token)?;
+        let remembered = |verified| {
+            if remember {
+                self.remember(token, verified, now_s)
+            } else {
+                verified
+            }
+        };
         if let Some(claims) = self.verify_with_cached(&header.kid, token) {
-            return claims;
+            return remembered(claims);
         }
         let fetched = self.refetch().await;
         if let Some(claims) = self.verify_with_cached(&header.kid, token) {
-            return claims;
+            return remembered(claims);
         }
         match fetched {
             Err(error) if self.key_count() == 0 => Err(VerifyError::KeysUnavailable(error)),
@@ -126,6 +179,25 @@ impl TokenVerifier {
         }
     }
 
+    fn verified(&self) -> std::sync::MutexGuard<'_, Verified> {
+        self.verified
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Passes `verified` on, remembering the token if it passed.
+    fn remember(
+        &self,
+        token: &str,
+        verified: Result<Claims, VerifyError>,
+        now_s: i64,
+    ) -> Result<Claims, VerifyError> {
+        if let Ok(claims) = &verified {
+            self.verified().insert(token, claims, now_s, LEEWAY_S);
+        }
+        verified
+    }
+
     fn cache(&self) -> std::sync::RwLockReadGuard<'_, KeyCache> {
         self.cache
             .read()
@@ -145,6 +217,8 @@ impl TokenVerifier {
                 }
             })
             .collect();
+        // Tokens verified with the old keys are checked again with the new ones.
+        self.verified().by_token.clear();
         *self
             .cache
             .write()
@@ -200,5 +274,58 @@ impl TokenVerifier {
                 Err(IdentityError(tonic::Status::internal("unreadable JWKS")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp: i64) -> Claims {
+        Claims {
+            iss: "im".into(),
+            aud: "im".into(),
+            sub: "u1".into(),
+            sid: "s1".into(),
+            roles: vec!["user".into()],
+            iat: 0,
+            exp,
+            jti: "j".into(),
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires() {
+        let mut verified = Verified::default();
+        assert!(verified.get("t", 100, 5).is_none());
+        verified.insert("t", &claims(200), 100, 5);
+        assert_eq!(verified.get("t", 150, 5).unwrap().sub, "u1");
+        assert!(verified.get("other", 150, 5).is_none());
+        // Within the leeway after `exp` it still passes, as verification would.
+        assert!(verified.get("t", 204, 5).is_some());
+        assert!(verified.get("t", 205, 5).is_none());
+        assert!(
+            verified.by_token.is_empty(),
+            "an expired token is forgotten"
+        );
+    }
+
+    #[test]
+    fn a_full_cache_drops_the_expired_first_and_stays_bounded() {
+        let mut verified = Verified::default();
+        for n in 0..VERIFIED_CAPACITY {
+            // Every other token has expired by time 1,000.
+            let exp = if n % 2 == 0 { 500 } else { 5_000 };
+            verified.insert(&format!("t{n}"), &claims(exp), 100, 5);
+        }
+        verified.insert("new", &claims(5_000), 1_000, 5);
+        assert_eq!(verified.by_token.len(), VERIFIED_CAPACITY / 2 + 1);
+        assert!(verified.get("t1", 1_000, 5).is_some());
+
+        // Full of live tokens: it starts over rather than grow.
+        for n in 0..VERIFIED_CAPACITY {
+            verified.insert(&format!("live{n}"), &claims(5_000), 1_000, 5);
+        }
+        assert!(verified.by_token.len() <= VERIFIED_CAPACITY);
     }
 }

@@ -55,7 +55,7 @@ pub struct AuthData {
 
 /// The caller behind `token` if REST would let them `GET /api/v1/ws`.
 pub async fn admit(auth: &Auth, token: &str) -> Result<Principal, ApiError> {
-    let principal = auth.principal(token).await?;
+    let principal = auth.principal(token, false).await?;
     auth.authorize(&principal, "GET", PATH)?;
     Ok(principal)
 }
