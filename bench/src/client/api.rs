@@ -177,15 +177,20 @@ impl Api {
 
     /// One history page after `after_seq`, seq ascending: the messages and whether more
     /// follow.
+    /// One page of history, seq ascending: the newest 200 messages before `before_seq`
+    /// (0: the newest of all), and whether older ones remain.
     pub async fn history(
         &self,
         token: &str,
         conversation: &str,
-        after_seq: u64,
+        before_seq: u64,
     ) -> anyhow::Result<(Vec<Value>, bool)> {
-        let path = format!(
-            "/api/v1/conversations/{conversation}/messages?after_seq={after_seq}&limit=200"
-        );
+        let bound = if before_seq > 0 {
+            format!("before_seq={before_seq}&")
+        } else {
+            String::new()
+        };
+        let path = format!("/api/v1/conversations/{conversation}/messages?{bound}limit=200");
         let (status, page) = self
             .call(reqwest::Method::GET, &path, Some(token), None)
             .await?;

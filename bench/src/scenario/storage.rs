@@ -163,15 +163,16 @@ async fn verify(
             .copied()
             .unwrap_or(0);
         let max_pages = expected / 200 + 5; // a bound, should the server page oddly
-        let mut after_seq = 0;
+        // Newest first, page by page toward seq 1.
+        let mut before_seq = 0;
         for _ in 0..max_pages {
             let (items, has_more) = bench
                 .api
-                .history(token, &conversation.id, after_seq)
+                .history(token, &conversation.id, before_seq)
                 .await?;
+            let oldest = items.iter().filter_map(|m| m["seq"].as_u64()).min();
             for message in &items {
                 let seq = message["seq"].as_u64().unwrap_or(0);
-                after_seq = after_seq.max(seq);
                 let Some(stamp) = Stamp::of_message(message) else {
                     continue;
                 };
@@ -185,8 +186,9 @@ async fn verify(
                     stored.unacknowledged += 1;
                 }
             }
-            if !has_more || items.is_empty() {
-                break;
+            match oldest {
+                Some(oldest) if has_more && oldest > 1 => before_seq = oldest,
+                _ => break,
             }
         }
     }

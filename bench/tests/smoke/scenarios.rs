@@ -114,6 +114,21 @@ async fn m5_stores_every_acked_message_exactly_once() {
     assert!(step.server.is_some());
 }
 
+/// More than a history page (200) in one conversation: the read-back pages through all
+/// of it (it once checked only the newest page and called the rest lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m5_reads_back_histories_longer_than_a_page() {
+    let report = bench(&["m5", "--users", "2", "--rate", "250", "--duration", "1s"]).await;
+    let step = &report.steps[0];
+    assert_eq!((step.sent, step.acked), (250, 250), "{step:#?}");
+    assert_eq!(
+        (step.lost, step.duplicates, step.unmatched_arrivals),
+        (0, 0, 0),
+        "{step:#?}"
+    );
+    assert_eq!(report.summary["stored_bench_messages"], 250);
+}
+
 /// The raw relay (the comparison's ceiling), served in-process: no `im` needed. No
 /// server acks and no echo to the sender, so each message is expected once, at the
 /// other member, and only end-to-end latency is reported.
