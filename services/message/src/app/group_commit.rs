@@ -115,15 +115,43 @@ impl GroupCommit {
                 // stored may have been left for it.
                 let mut batch = batch;
                 loop {
-                    let conversations = std::mem::take(&mut batch.conversations);
+                    let writing = Writing {
+                        pending: &pending,
+                        conversations: std::mem::take(&mut batch.conversations),
+                    };
                     write(&*store, batch).await;
-                    match take(&pending, max_batch, &conversations) {
+                    match take(&pending, max_batch, &writing.done()) {
                         Some(next) => batch = next,
                         None => break,
                     }
                 }
                 drop(permit);
             });
+        }
+    }
+}
+
+/// The conversations of a batch being stored. Should the writer stop without finishing
+/// (a panic), dropping this frees them, so their queued drafts are not stuck.
+struct Writing<'a> {
+    pending: &'a Mutex<Pending>,
+    conversations: Vec<ConversationId>,
+}
+
+impl Writing<'_> {
+    /// The batch is stored: its conversations, for the next [`take`] to free.
+    fn done(mut self) -> Vec<ConversationId> {
+        std::mem::take(&mut self.conversations)
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if !self.conversations.is_empty() {
+            let mut pending = lock(self.pending);
+            for conversation in &self.conversations {
+                pending.writing.remove(conversation);
+            }
         }
     }
 }
@@ -424,6 +452,31 @@ mod tests {
         assert_eq!(names(&second.drafts), ["b-1"], "a-3 waits behind a's batch");
         let third = take(&pending, 2, &first.conversations).unwrap();
         assert_eq!(names(&third.drafts), ["a-3"]);
+    }
+
+    #[test]
+    fn a_writer_that_stops_midway_frees_its_conversations() {
+        let pending = Mutex::new(Pending::default());
+        queue(&pending, "a", 1, 10);
+        let first = take(&pending, 8, &[]).unwrap();
+        queue(&pending, "a", 2, 11);
+        assert!(take(&pending, 8, &[]).is_none(), "a is being stored");
+        drop(Writing {
+            pending: &pending,
+            conversations: first.conversations,
+        });
+        assert_eq!(names(&take(&pending, 8, &[]).unwrap().drafts), ["a-2"]);
+
+        // A finished batch hands its conversations to `take` instead.
+        let writing = Writing {
+            pending: &pending,
+            conversations: ids(&["a"]),
+        };
+        assert_eq!(writing.done(), ids(&["a"]));
+        assert!(
+            lock(&pending).writing.contains(&ids(&["a"])[0]),
+            "still held"
+        );
     }
 
     #[test]
