@@ -191,6 +191,35 @@ async fn unknown_key_ids_refetch_the_jwks_at_most_once_per_5_seconds() {
 }
 
 #[tokio::test]
+async fn a_remembered_token_stops_once_its_key_is_withdrawn() {
+    let app = spawn_app().await;
+    let token = app.token("u1", "s1");
+    // Verified once, then answered from memory.
+    for _ in 0..3 {
+        assert_eq!(app.get(ME, Some(&token)).await.status, 200);
+    }
+
+    // Identity withdraws the key and signs with a new one; the gateway fetches the new
+    // JWKS when a token names the new key (at most once per 5 seconds).
+    let rotated = SigningKey::generate("k2");
+    {
+        let mut keys = app.identity.keys.lock().unwrap();
+        keys.clear();
+        keys.push(rotated.clone());
+    }
+    let fresh = rotated.sign(&claims("u1", "s1", &["user"]));
+    let reply = app
+        .eventually(ME, &fresh, 200, Duration::from_secs(8))
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+
+    // The remembered token went with the old keys.
+    let reply = app.get(ME, Some(&token)).await;
+    assert_eq!(reply.status, 401, "{:?}", reply.body);
+    assert_eq!(reply.code(), "invalid_token");
+}
+
+#[tokio::test]
 async fn without_keys_and_identity_the_answer_is_503_until_identity_starts() {
     // Identity is not up yet when the gateway starts.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
