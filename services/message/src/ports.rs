@@ -70,23 +70,24 @@ pub struct ReadAdvance {
     pub at_ms: i64,
 }
 
-/// New messages of several conversations stored together: one transaction holding the
-/// locks of all of them, taken in one fixed order so that batches sharing conversations
-/// queue behind each other instead of deadlocking; rolled back when dropped without
-/// commit. Each method is one round trip however many messages it carries.
+/// New messages of several conversations stored together, in one transaction; rolled
+/// back when dropped without commit. Each method is one round trip however many
+/// messages it carries.
 #[async_trait]
 pub trait SendBatch: Send {
     async fn commit(self) -> anyhow::Result<()>;
 
-    /// Those of `keys` that are stored already, as their messages.
-    async fn stored(&mut self, keys: &[ClientKey]) -> anyhow::Result<Vec<Message>>;
-    /// Takes `count` seqs in each conversation named, returning the first of each
-    /// conversation's run (1 for its first message). The conversations must be among
-    /// the locked ones.
+    /// Takes the locks of the conversations named (distinct, in ascending order, so
+    /// that batches sharing conversations queue behind each other instead of
+    /// deadlocking), making the counters of new ones, and takes `count` seqs in each.
+    /// Returns the first seq of each conversation's run (1 for its first message); a
+    /// count of 0 only takes the lock.
     async fn take_seqs(
         &mut self,
         counts: &[(ConversationId, u64)],
     ) -> anyhow::Result<HashMap<ConversationId, u64>>;
+    /// Those of `keys` that are stored already, as their messages.
+    async fn stored(&mut self, keys: &[ClientKey]) -> anyhow::Result<Vec<Message>>;
     /// Fails with [`StoreError::Duplicate`] when a seq or a client key is taken.
     async fn insert_messages(&mut self, messages: &[Message]) -> Result<(), StoreError>;
     /// Moves each cursor forward to its seq, leaving those already past it.
@@ -104,9 +105,9 @@ pub trait Store: Send + Sync {
 
     /// Starts a transaction holding `conversation`'s lock.
     async fn begin(&self, conversation: &ConversationId) -> anyhow::Result<Self::Tx>;
-    /// Starts a transaction holding the locks of `conversations` (distinct, in
-    /// ascending order), making the counters of new conversations.
-    async fn begin_batch(&self, conversations: &[ConversationId]) -> anyhow::Result<Self::Batch>;
+    /// Starts a transaction for a batch of sends; it takes its locks with
+    /// [`SendBatch::take_seqs`].
+    async fn begin_batch(&self) -> anyhow::Result<Self::Batch>;
 
     /// Whether `error` is a lost race (deadlock, lock timeout, busy database) that the same
     /// transaction, retried, may not meet again.

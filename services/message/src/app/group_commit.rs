@@ -12,11 +12,14 @@
 //! not queue on each other's conversation locks, and a writer that finishes takes what
 //! is left before it frees its slot.
 //!
-//! One batch: the locks of all its conversations in ascending order, the drafts already
-//! stored (retries answer the original), a run of seqs per conversation in queue order,
-//! then one multi-row write each for messages, senders' read cursors and outbox events,
-//! and the commit. Only then is anyone answered. A batch that fails answers every draft
-//! in it with the failure; the senders retry with the same client message ids.
+//! One batch, one transaction of six statements however many drafts it holds: the
+//! locks of all its conversations in ascending order together with a run of seqs per
+//! conversation (queue order), the runs read back, one multi-row write each for
+//! messages, senders' read cursors and outbox events, and the commit. Only then is
+//! anyone answered. A retry of a stored message fails the insert on its unique client
+//! key; the batch is then stored again with the stored drafts looked up first, and they
+//! answer the original. A batch that fails answers every draft in it with the failure;
+//! the senders retry with the same client message ids.
 //!
 //! Metrics: `im_message_send_batches_total`, `im_message_send_batch_drafts_total`,
 //! `im_message_send_queue_wait_seconds` (queued to taken, per draft) and
@@ -232,7 +235,14 @@ async fn write<S: Store>(store: &S, batch: Batch) {
     metrics::counter!("im_message_send_batch_drafts_total").increment(batch.len() as u64);
     let drafts: Vec<(&Draft, bool)> = batch.iter().map(|q| (&q.draft, q.sender_reads)).collect();
     let started = Instant::now();
-    let stored = retrying(store, || store_batch(store, &drafts, now_ms)).await;
+    // Retries of stored messages are rare: the first attempt assumes there are none and
+    // lets the unique client key say otherwise; the attempts after look them up first.
+    let look_up = std::sync::atomic::AtomicBool::new(false);
+    let stored = retrying(store, || async {
+        let looking_up = look_up.swap(true, std::sync::atomic::Ordering::Relaxed);
+        store_batch(store, &drafts, now_ms, looking_up).await
+    })
+    .await;
     metrics::histogram!("im_message_send_batch_seconds").record(started.elapsed());
     match stored {
         Ok(sent) => {
@@ -274,25 +284,35 @@ fn key_of(message: &Message) -> ClientKey {
 }
 
 /// One attempt at storing `drafts` in one transaction; the answers are in their order.
+///
+/// Without `look_up`, every draft whose key is new to the batch is taken as new: its
+/// seq is taken with the locks in one statement, and a retry of a stored message makes
+/// the insert fail on the unique client key ([`AppError::Raced`]), so the next attempt
+/// runs with `look_up`. With it, the locks come first, then the stored drafts are read,
+/// then seqs are taken for the others.
 async fn store_batch<S: Store>(
     store: &S,
     drafts: &[(&Draft, bool)],
     now_ms: i64,
+    look_up: bool,
 ) -> AppResult<Vec<Sent>> {
-    let conversations: Vec<ConversationId> = drafts
-        .iter()
-        .map(|(draft, _)| draft.conversation_id.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut tx = store.begin_batch(&conversations).await?;
     let keys: Vec<ClientKey> = drafts.iter().map(|(draft, _)| key(draft)).collect();
-    let mut known: HashMap<ClientKey, Message> = tx
-        .stored(&keys)
-        .await?
-        .into_iter()
-        .map(|message| (key_of(&message), message))
-        .collect();
+    let mut tx = store.begin_batch().await?;
+    let mut known: HashMap<ClientKey, Message> = HashMap::new();
+    if look_up {
+        let conversations: BTreeMap<ConversationId, u64> = keys
+            .iter()
+            .map(|key| (key.conversation_id.clone(), 0))
+            .collect();
+        tx.take_seqs(&conversations.into_iter().collect::<Vec<_>>())
+            .await?;
+        known = tx
+            .stored(&keys)
+            .await?
+            .into_iter()
+            .map(|message| (key_of(&message), message))
+            .collect();
+    }
 
     // The first draft of each key not stored yet is new; later copies are retries.
     let mut fresh = HashSet::new();

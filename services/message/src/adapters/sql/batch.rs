@@ -21,13 +21,8 @@ pub struct SqlBatch {
 }
 
 impl SqlStore {
-    pub(super) async fn begin_locked_batch(
-        &self,
-        conversations: &[ConversationId],
-    ) -> anyhow::Result<SqlBatch> {
-        debug_assert!(conversations.is_sorted(), "locks are taken in one order");
+    pub(super) async fn begin_send_batch(&self) -> anyhow::Result<SqlBatch> {
         let txn = begin_write(&self.db).await?;
-        messages::lock_all(&txn, conversations).await?;
         Ok(SqlBatch {
             txn,
             enqueued: false,
@@ -46,27 +41,30 @@ impl SendBatch for SqlBatch {
         Ok(())
     }
 
-    async fn stored(&mut self, keys: &[ClientKey]) -> anyhow::Result<Vec<Message>> {
-        Ok(messages::by_client_ids(&self.txn, keys).await?)
-    }
-
     async fn take_seqs(
         &mut self,
         counts: &[(ConversationId, u64)],
     ) -> anyhow::Result<HashMap<ConversationId, u64>> {
+        debug_assert!(
+            counts.is_sorted_by(|a, b| a.0 < b.0),
+            "locks are taken in one order"
+        );
+        messages::add_to_max_seqs(&self.txn, counts).await?;
         let conversations: Vec<ConversationId> = counts.iter().map(|(c, _)| c.clone()).collect();
         let current = messages::max_seqs(&self.txn, &conversations).await?;
-        let mut firsts = HashMap::with_capacity(counts.len());
-        let mut taken = Vec::with_capacity(counts.len());
-        for (conversation, count) in counts {
-            let max = *current
-                .get(conversation)
-                .ok_or_else(|| anyhow::anyhow!("{conversation} is not locked"))?;
-            firsts.insert(conversation.clone(), max + 1);
-            taken.push((conversation.clone(), max + count));
-        }
-        messages::set_max_seqs(&self.txn, &taken).await?;
-        Ok(firsts)
+        counts
+            .iter()
+            .map(|(conversation, count)| {
+                let max = current
+                    .get(conversation)
+                    .ok_or_else(|| anyhow::anyhow!("the seq counter of {conversation} vanished"))?;
+                Ok((conversation.clone(), max + 1 - count))
+            })
+            .collect()
+    }
+
+    async fn stored(&mut self, keys: &[ClientKey]) -> anyhow::Result<Vec<Message>> {
+        Ok(messages::by_client_ids(&self.txn, keys).await?)
     }
 
     async fn insert_messages(&mut self, messages: &[Message]) -> Result<(), StoreError> {

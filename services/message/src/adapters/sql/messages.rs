@@ -343,48 +343,28 @@ pub async fn ensure_counter(
     Ok(())
 }
 
-/// Takes the locks of `conversations` in their order, making the counters missing:
-/// one upsert that bumps each counter row's lock revision (an exclusive row lock to
-/// commit on MySQL).
-pub async fn lock_all(
+/// Takes the locks of the conversations in their order and adds each count to its
+/// counter, making the counters missing (starting at 0): one upsert that also bumps each
+/// counter row's lock revision, an exclusive row lock to commit on MySQL.
+pub async fn add_to_max_seqs(
     db: &impl ConnectionTrait,
-    conversations: &[ConversationId],
+    counts: &[(ConversationId, u64)],
 ) -> Result<(), DbErr> {
-    use conversation_seq::Column::{ConversationId, LockRevision};
+    use conversation_seq::Column::{ConversationId, LockRevision, MaxSeq};
+    let added = match db.get_database_backend() {
+        DbBackend::MySql => "max_seq + VALUES(max_seq)",
+        _ => "max_seq + excluded.max_seq",
+    };
     let on_conflict = OnConflict::column(ConversationId)
+        .value(MaxSeq, Expr::cust(added))
         .value(LockRevision, Expr::col(LockRevision).add(1))
         .to_owned();
-    for chunk in conversations.chunks(ROWS) {
+    for chunk in counts.chunks(ROWS) {
         let rows = chunk
             .iter()
-            .map(|conversation| conversation_seq::ActiveModel {
+            .map(|(conversation, count)| conversation_seq::ActiveModel {
                 conversation_id: Set(conversation.as_str().to_owned()),
-                max_seq: Set(0),
-                lock_revision: Set(0),
-            });
-        conversation_seq::Entity::insert_many(rows)
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Sets the counters of conversations whose rows exist (under their locks).
-pub async fn set_max_seqs(
-    db: &impl ConnectionTrait,
-    seqs: &[(ConversationId, u64)],
-) -> Result<(), DbErr> {
-    use conversation_seq::Column::{ConversationId, MaxSeq};
-    let on_conflict = OnConflict::column(ConversationId)
-        .update_column(MaxSeq)
-        .to_owned();
-    for chunk in seqs.chunks(ROWS) {
-        let rows = chunk
-            .iter()
-            .map(|(conversation, seq)| conversation_seq::ActiveModel {
-                conversation_id: Set(conversation.as_str().to_owned()),
-                max_seq: Set(to_i64(*seq)),
+                max_seq: Set(to_i64(*count)),
                 lock_revision: Set(0),
             });
         conversation_seq::Entity::insert_many(rows)

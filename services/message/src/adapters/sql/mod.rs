@@ -7,7 +7,9 @@
 //! see what earlier holders committed, and seqs (and outbox ids) are taken in commit
 //! order. On SQLite transactions begin IMMEDIATE, which serializes writers outright.
 //! A batch of sends locks all its conversations with one upsert, in ascending order,
-//! so batches sharing conversations wait for each other rather than deadlock.
+//! so batches sharing conversations wait for each other rather than deadlock; the same
+//! upsert adds each conversation's count of new messages to its counter, and one read
+//! of the counters gives each run's first seq.
 
 mod batch;
 mod entities;

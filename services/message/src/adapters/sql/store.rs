@@ -17,8 +17,8 @@ impl Store for SqlStore {
         self.begin_locked(conversation).await
     }
 
-    async fn begin_batch(&self, conversations: &[ConversationId]) -> anyhow::Result<SqlBatch> {
-        self.begin_locked_batch(conversations).await
+    async fn begin_batch(&self) -> anyhow::Result<SqlBatch> {
+        self.begin_send_batch().await
     }
 
     fn is_transient(&self, error: &anyhow::Error) -> bool {
