@@ -180,6 +180,9 @@ fn client_config(address: &Address) -> ClientConfig {
     config
         .set("bootstrap.servers", &address.bootstrap)
         .set("client.id", "im")
+        // librdkafka leaves Nagle's algorithm on: a small request written while an
+        // earlier one is unacknowledged would wait for the broker's delayed ACK.
+        .set("socket.nagle.disable", "true")
         // A paused or vanished broker fails requests instead of holding them a minute.
         .set("socket.timeout.ms", millis(REQUEST_TIMEOUT));
     config

@@ -51,7 +51,46 @@ pub async fn connect(
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
         });
+    if let Some(port) = mysql_tcp_port(url)? {
+        options.map_sqlx_mysql_pool_opts(move |pool| {
+            pool.after_connect(move |_connection, _meta| {
+                Box::pin(async move {
+                    // It reads /proc and makes a few system calls per socket.
+                    let _ = tokio::task::spawn_blocking(move || no_delay_to(port)).await;
+                    Ok(())
+                })
+            })
+        });
+    }
     Ok(Database::connect(options).await?)
+}
+
+/// The server port of a MySQL URL that connects over TCP (not `?socket=`).
+fn mysql_tcp_port(url: &SecretUrl) -> Result<Option<u16>, DbError> {
+    if url.scheme() != "mysql" {
+        return Ok(None);
+    }
+    let parsed = url::Url::parse(url.expose()).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+    if parsed.query_pairs().any(|(key, _)| key == "socket") {
+        return Ok(None);
+    }
+    Ok(Some(parsed.port().unwrap_or(3306)))
+}
+
+/// Turns Nagle's algorithm off on the new connection (see [`crate::nodelay`]); should that be
+/// impossible here (a sandbox refusing `pidfd_getfd`), says so once and goes on.
+fn no_delay_to(port: u16) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if let Err(error) = crate::nodelay::set_on_sockets_to(port) {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                %error,
+                "cannot set TCP_NODELAY on the database connections: round trips may wait \
+                 up to 40 ms for delayed ACKs; a local database can be reached through \
+                 its Unix socket instead (mysql://…?socket=/path)"
+            );
+        });
+    }
 }
 
 /// Brings the schema up to date; safe to run on every start and from several

@@ -15,6 +15,7 @@ pub mod http;
 pub mod kv;
 pub mod limits;
 pub mod metrics;
+pub mod nodelay;
 pub mod objects;
 pub mod outbox;
 pub mod paging;

@@ -9,6 +9,7 @@ mod failures;
 mod groups;
 mod latest;
 mod records;
+mod sockets;
 
 use im_runtime::bus::{Bus, Delivery, Subscription};
 use im_runtime::secret::SecretUrl;

@@ -4,7 +4,7 @@
 
 mod fallback;
 mod memory;
-mod redis;
+pub(crate) mod redis;
 
 pub use fallback::FallbackKv;
 pub use memory::MemoryKv;

@@ -21,9 +21,20 @@ pub struct RedisKv {
     increment: redis::Script,
 }
 
+/// A client of the Redis at `url` whose connections send at once: redis-rs leaves
+/// Nagle's algorithm on, so a command written after one awaiting its ACK could wait up
+/// to 40 ms for the server's delayed ACK.
+pub(crate) fn client(url: &str) -> redis::RedisResult<redis::Client> {
+    use redis::IntoConnectionInfo as _;
+    let info = url
+        .into_connection_info()?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
+    redis::Client::open(info)
+}
+
 impl RedisKv {
     pub async fn connect(url: &str) -> Result<Self, KvError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
+        let client = client(url).map_err(unavailable)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))

@@ -49,8 +49,8 @@ pub struct RedisLimiter {
 impl RedisLimiter {
     /// A limiter for the Redis at `url`, not connected yet. Needs a Tokio runtime.
     pub fn new(url: &str) -> Result<Self, LimitsError> {
-        let client =
-            redis::Client::open(url).map_err(|error| LimitsError::InvalidUrl(error.to_string()))?;
+        let client = crate::kv::redis::client(url)
+            .map_err(|error| LimitsError::InvalidUrl(error.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CHECK_TIMEOUT))
             .set_response_timeout(Some(CHECK_TIMEOUT))

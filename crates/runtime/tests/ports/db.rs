@@ -201,6 +201,39 @@ async fn mysql_keeps_the_contract() {
         .unwrap();
 }
 
+/// sqlx 0.9.0 leaves Nagle's algorithm on; every pooled connection to MariaDB must have
+/// it off, or round trips wait for delayed ACKs.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn mysql_connections_send_without_nagles_delay() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let port = url::Url::parse(&server).unwrap().port().unwrap_or(3306);
+    let name = im_testkit::unique_name("im_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let pool = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    // Two transactions at once hold two connections of the pool.
+    let first = pool.begin().await.unwrap();
+    let second = pool.begin().await.unwrap();
+    for txn in [&first, &second] {
+        txn.execute_unprepared("SELECT 1").await.unwrap();
+    }
+    let states = im_runtime::nodelay::states_of_sockets_to(port).unwrap();
+    assert!(
+        states.len() >= 2,
+        "the pool's connections are found: {states:?}"
+    );
+    assert!(
+        states.iter().all(|on| *on),
+        "TCP_NODELAY on each: {states:?}"
+    );
+    drop((first, second));
+    pool.execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn bad_urls_are_refused() {
     let config = DatabaseConfig::default();

@@ -236,6 +236,24 @@ async fn redis_kv_keeps_the_contract() {
     contract(kv::connect(&SecretUrl::new(url)).await.unwrap()).await;
 }
 
+/// redis-rs leaves Nagle's algorithm on unless told; the KV's connection has it off.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn redis_connections_send_without_nagles_delay() {
+    let Some(url) = im_testkit::redis() else {
+        return;
+    };
+    let port = url::Url::parse(&url).unwrap().port().unwrap_or(6379);
+    let kv = kv::connect(&SecretUrl::new(url)).await.unwrap();
+    kv.get("nagle-probe").await.unwrap();
+    let states = im_runtime::nodelay::states_of_sockets_to(port).unwrap();
+    assert!(!states.is_empty(), "the connection is found");
+    assert!(
+        states.iter().all(|on| *on),
+        "TCP_NODELAY on each: {states:?}"
+    );
+}
+
 #[tokio::test]
 async fn unknown_scheme_is_rejected() {
     assert!(matches!(
