@@ -60,6 +60,47 @@ struct Answered {
     seq: Result<u64, tonic::Code>,
 }
 
+/// The answers so far.
+struct Tally {
+    acks: Vec<Ack>,
+    latency: Latency,
+    errors: BTreeMap<String, u64>,
+    last_answer: Instant,
+}
+
+impl Tally {
+    fn new(start: Instant) -> Self {
+        Self {
+            acks: Vec::new(),
+            latency: Latency::new(),
+            errors: BTreeMap::new(),
+            last_answer: start,
+        }
+    }
+
+    fn add(&mut self, joined: Result<Answered, tokio::task::JoinError>) {
+        let Ok(answered) = joined else {
+            *self.errors.entry("task_failed".to_owned()).or_default() += 1;
+            return;
+        };
+        match answered.seq {
+            Ok(seq) => {
+                self.latency
+                    .record_us(micros(answered.answered.duration_since(answered.intended)));
+                self.last_answer = self.last_answer.max(answered.answered);
+                self.acks.push(Ack {
+                    conversation: answered.conversation,
+                    k: answered.k,
+                    seq,
+                    issued: answered.issued,
+                    answered: answered.answered,
+                });
+            }
+            Err(code) => *self.errors.entry(format!("{code:?}")).or_default() += 1,
+        }
+    }
+}
+
 /// What a run found, besides its [`Step`].
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -100,6 +141,7 @@ pub async fn drive(options: &DriveOptions) -> anyhow::Result<(Step, Findings)> {
     let mut sends: JoinSet<Answered> = JoinSet::new();
     let schedule = Schedule::new(options.rate, options.duration);
     let conversations = options.conversations;
+    let mut tally = Tally::new(schedule.start());
     let paced = schedule
         .run(|k, intended| {
             let c = (k % conversations as u64) as usize;
@@ -130,42 +172,24 @@ pub async fn drive(options: &DriveOptions) -> anyhow::Result<(Step, Findings)> {
                     seq,
                 }
             });
+            // Finished sends are taken as the schedule goes: a long run would
+            // otherwise keep every finished task until the end.
+            while let Some(joined) = sends.try_join_next() {
+                tally.add(joined);
+            }
         })
         .await;
 
-    let mut acks = Vec::new();
-    let mut latency = Latency::new();
-    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
     let deadline = Instant::now() + options.drain;
-    let mut last_answer = schedule.start();
     while let Ok(Some(joined)) = tokio::time::timeout_at(deadline, sends.join_next()).await {
-        let Ok(Answered {
-            conversation,
-            k,
-            intended,
-            issued,
-            answered,
-            seq,
-        }) = joined
-        else {
-            *errors.entry("task_failed".to_owned()).or_default() += 1;
-            continue;
-        };
-        match seq {
-            Ok(seq) => {
-                latency.record_us(micros(answered.duration_since(intended)));
-                last_answer = last_answer.max(answered);
-                acks.push(Ack {
-                    conversation,
-                    k,
-                    seq,
-                    issued,
-                    answered,
-                });
-            }
-            Err(code) => *errors.entry(format!("{code:?}")).or_default() += 1,
-        }
+        tally.add(joined);
     }
+    let Tally {
+        acks,
+        latency,
+        errors,
+        last_answer,
+    } = tally;
     let unanswered = sends.len() as u64;
     sends.abort_all();
     let elapsed = last_answer.duration_since(schedule.start());
