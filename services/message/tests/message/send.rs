@@ -239,6 +239,29 @@ async fn retries_return_the_original_once(app: TestApp) {
 
     let history = app.all_history("g", "bob").await;
     assert_eq!(seqs(&history), [1, 2, 3]);
+
+    // a retry sent together with new messages: whichever batch holds it stores the new
+    // ones once and gaplessly, and answers the retry with the original
+    let ids: Vec<String> = (0..5).map(|i| format!("b{i}")).collect();
+    let (retry, fresh) = tokio::join!(
+        app.try_text("g", "ann", "c1", "hello"),
+        futures::future::join_all(ids.iter().map(|id| app.try_text("g", "bob", id, "new")))
+    );
+    let retry = retry.unwrap().into_inner();
+    assert!(retry.duplicate);
+    assert_eq!(retry.message, first.message);
+    let mut fresh_seqs: Vec<u64> = fresh
+        .into_iter()
+        .map(|reply| {
+            let reply = reply.unwrap().into_inner();
+            assert!(!reply.duplicate);
+            reply.message.unwrap().seq
+        })
+        .collect();
+    fresh_seqs.sort_unstable();
+    assert_eq!(fresh_seqs, [4, 5, 6, 7, 8]);
+    let history = app.all_history("g", "bob").await;
+    assert_eq!(seqs(&history), (1..=8).collect::<Vec<_>>());
 }
 
 /// Outsiders, muted members and blocked pairs cannot send; a conversation service that
