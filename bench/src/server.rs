@@ -118,7 +118,8 @@ pub fn default_im_binary() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn ensure_loopback(url: &str) -> anyhow::Result<()> {
+/// An `http://` URL must name a loopback host: the benchmarks send load nowhere else.
+pub fn ensure_loopback(url: &str) -> anyhow::Result<()> {
     let rest = url
         .strip_prefix("http://")
         .context("--target must be an http:// URL")?;

@@ -143,10 +143,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut spawned = None;
     let (target, server_pids) = match (&args.target, &args.service) {
         (Some(target), _) => {
-            anyhow::ensure!(
-                target.starts_with("http://127.0.0.1:") || target.starts_with("http://[::1]:"),
-                "--target must be a loopback http:// address, not {target}"
-            );
+            im_bench::server::ensure_loopback(target)?;
             (target.clone(), args.server_pid.clone())
         }
         (None, Some(service)) => {

@@ -235,14 +235,7 @@ async fn write<S: Store>(store: &S, batch: Batch) {
     metrics::counter!("im_message_send_batch_drafts_total").increment(batch.len() as u64);
     let drafts: Vec<(&Draft, bool)> = batch.iter().map(|q| (&q.draft, q.sender_reads)).collect();
     let started = Instant::now();
-    // Retries of stored messages are rare: the first attempt assumes there are none and
-    // lets the unique client key say otherwise; the attempts after look them up first.
-    let look_up = std::sync::atomic::AtomicBool::new(false);
-    let stored = retrying(store, || async {
-        let looking_up = look_up.swap(true, std::sync::atomic::Ordering::Relaxed);
-        store_batch(store, &drafts, now_ms, looking_up).await
-    })
-    .await;
+    let stored = retrying(store, || store_batch(store, &drafts, now_ms)).await;
     metrics::histogram!("im_message_send_batch_seconds").record(started.elapsed());
     match stored {
         Ok(sent) => {
@@ -283,14 +276,29 @@ fn key_of(message: &Message) -> ClientKey {
     }
 }
 
-/// One attempt at storing `drafts` in one transaction; the answers are in their order.
+/// Stores `drafts`; the answers are in their order. Retries of stored messages are
+/// rare, so the first transaction assumes there are none and lets the unique client key
+/// say otherwise ([`AppError::Raced`]); the batch is then stored at once with the stored
+/// drafts looked up. A race lost by that second one goes back to the caller's retries.
+async fn store_batch<S: Store>(
+    store: &S,
+    drafts: &[(&Draft, bool)],
+    now_ms: i64,
+) -> AppResult<Vec<Sent>> {
+    match store_batch_once(store, drafts, now_ms, false).await {
+        Err(AppError::Raced) => store_batch_once(store, drafts, now_ms, true).await,
+        other => other,
+    }
+}
+
+/// One transaction storing `drafts`; the answers are in their order.
 ///
 /// Without `look_up`, every draft whose key is new to the batch is taken as new: its
 /// seq is taken with the locks in one statement, and a retry of a stored message makes
-/// the insert fail on the unique client key ([`AppError::Raced`]), so the next attempt
-/// runs with `look_up`. With it, the locks come first, then the stored drafts are read,
-/// then seqs are taken for the others.
-async fn store_batch<S: Store>(
+/// the insert fail on the unique client key ([`AppError::Raced`]). With `look_up`, the
+/// locks come first, then the stored drafts are read, then seqs are taken for the
+/// others.
+async fn store_batch_once<S: Store>(
     store: &S,
     drafts: &[(&Draft, bool)],
     now_ms: i64,
