@@ -11,6 +11,8 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
+pub mod shapes;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("unsupported database url scheme {0:?} (expected sqlite:// or mysql://)")]

@@ -4,6 +4,7 @@ use super::entities::{conversation_seq, hidden_message, message, read_cursor};
 use super::{to_i64, to_u64};
 use crate::domain::{Body, ClientMsgId, ConversationId, Message, MessageId, MessageType, UserId};
 use crate::ports::{ClientKey, Direction, ReadAdvance, SeqRange};
+use im_runtime::db::shapes;
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
@@ -11,13 +12,13 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
-/// Ids per `IN (…)` list.
-const CHUNK: usize = 500;
-/// Rows per multi-row insert (13 values each at most, well under SQLite's 32,766 and
-/// MySQL's 65,535 placeholders).
-const ROWS: usize = 200;
+/// Ids per `IN (…)` list, padded to few shapes ([`shapes::padded`]).
+const CHUNK: usize = 512;
+/// Rows per multi-row insert, in runs of few shapes ([`shapes::runs`]): 13 values each
+/// at most, well under SQLite's 32,766 and MySQL's 65,535 placeholders.
+const ROWS: usize = 256;
 /// Client keys looked up per statement (3 values each).
-const KEYS: usize = 300;
+const KEYS: usize = 256;
 
 fn to_domain(row: message::Model) -> Message {
     let mentions: Vec<String> = serde_json::from_str(&row.mentions).unwrap_or_default();
@@ -86,7 +87,7 @@ fn row(m: &Message) -> message::ActiveModel {
 
 /// Inserts `messages`, up to [`ROWS`] per statement.
 pub async fn insert_many(db: &impl ConnectionTrait, messages: &[Message]) -> Result<(), DbErr> {
-    for chunk in messages.chunks(ROWS) {
+    for chunk in shapes::runs(messages, ROWS) {
         message::Entity::insert_many(chunk.iter().map(row))
             .exec_without_returning(db)
             .await?;
@@ -101,7 +102,7 @@ pub async fn by_client_ids(
     keys: &[ClientKey],
 ) -> Result<Vec<Message>, DbErr> {
     let mut found = Vec::new();
-    for chunk in keys.chunks(KEYS) {
+    for chunk in shapes::padded(keys, KEYS) {
         let any = chunk.iter().fold(Condition::any(), |any, key| {
             any.add(
                 Condition::all()
@@ -181,7 +182,7 @@ pub async fn max_seqs(
     conversations: &[ConversationId],
 ) -> Result<HashMap<ConversationId, u64>, DbErr> {
     let mut seqs = HashMap::with_capacity(conversations.len());
-    for chunk in conversations.chunks(CHUNK) {
+    for chunk in shapes::padded(conversations, CHUNK) {
         let rows = conversation_seq::Entity::find()
             .filter(
                 conversation_seq::Column::ConversationId
@@ -205,7 +206,7 @@ pub async fn read_seqs(
     conversations: &[ConversationId],
 ) -> Result<HashMap<ConversationId, u64>, DbErr> {
     let mut seqs = HashMap::with_capacity(conversations.len());
-    for chunk in conversations.chunks(CHUNK) {
+    for chunk in shapes::padded(conversations, CHUNK) {
         let rows = read_cursor::Entity::find()
             .filter(read_cursor::Column::UserId.eq(user.as_str()))
             .filter(
@@ -279,7 +280,7 @@ pub async fn advance_reads(
         .value(UpdatedAtMs, Expr::cust(moved_at))
         .value(ReadSeq, Expr::cust(seq))
         .to_owned();
-    for chunk in cursors.chunks(ROWS) {
+    for chunk in shapes::runs(cursors, ROWS) {
         let rows = chunk.iter().map(|cursor| read_cursor::ActiveModel {
             user_id: Set(cursor.user_id.as_str().to_owned()),
             conversation_id: Set(cursor.conversation_id.as_str().to_owned()),
@@ -359,7 +360,7 @@ pub async fn add_to_max_seqs(
         .value(MaxSeq, Expr::cust(added))
         .value(LockRevision, Expr::col(LockRevision).add(1))
         .to_owned();
-    for chunk in counts.chunks(ROWS) {
+    for chunk in shapes::runs(counts, ROWS) {
         let rows = chunk
             .iter()
             .map(|(conversation, count)| conversation_seq::ActiveModel {
