@@ -5,9 +5,11 @@
 //! it. A bus outage delays events, never loses them; delivery is at-least-once (a crash
 //! between publishing and deleting publishes again), so consumers dedupe.
 //!
-//! Order: each key's records are published in id order, each once the one before was
-//! accepted; different keys' records go out side by side, and a round's published
-//! records are deleted together. Records of one key must be written by transactions
+//! Order: each key's records are published in id order (a packed row's records in their
+//! order, [`packed`]), each once the one before was accepted; different keys' records go
+//! out side by side, and a round's published rows are deleted together, a packed row
+//! once all its records are out (a packed row with records left keeps only those).
+//! Records of one key must be written by transactions
 //! that hold the same lock (a conversation, a pair of users), so their ids follow commit
 //! order and each key's records reach the bus in order. Only one relay publishes at a
 //! time: several instances of a service share the database and take turns through a
@@ -18,9 +20,11 @@
 //! transactions and wakes the relay ([`Relay::waker`]) after commit.
 
 mod entity;
+mod packed;
 pub mod schema;
 
 use crate::bus::{Bus, Record};
+use crate::db::shapes;
 use entity::{outbox, outbox_lease};
 use futures::{StreamExt as _, stream};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -66,26 +70,36 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Stores `records` for publication, in this order, with one insert per [`ROWS`];
-/// call inside the transaction of the change.
+/// Stores `records` for publication, in this order; call inside the transaction of the
+/// change. They are packed several to a row ([`packed`]), and the rows inserted in runs
+/// of up to [`ROWS`] ([`shapes::runs`]).
 pub async fn enqueue_many(
     db: &impl ConnectionTrait,
     records: impl IntoIterator<Item = (OutboxRecord, i64)>,
 ) -> Result<(), DbErr> {
-    let rows: Vec<outbox::ActiveModel> = records
+    let mut rows: Vec<outbox::ActiveModel> = packed::groups(records.into_iter().collect())
         .into_iter()
-        .map(|(record, now_ms)| outbox::ActiveModel {
-            topic: Set(record.topic),
-            record_key: Set(record.key),
-            payload: Set(record.payload),
-            created_at_ms: Set(now_ms),
-            ..Default::default()
+        .map(|mut group| {
+            let created_at_ms = group.first().map_or(0, |(_, at_ms)| *at_ms);
+            let (topic, record_key, payload) = if group.len() == 1 {
+                let (record, _) = group.pop().expect("one record");
+                (record.topic, record.key, record.payload)
+            } else {
+                let payload = packed::pack(group.iter().map(|(record, _)| record));
+                (packed::PACKED_TOPIC.to_owned(), String::new(), payload)
+            };
+            outbox::ActiveModel {
+                topic: Set(topic),
+                record_key: Set(record_key),
+                payload: Set(payload),
+                created_at_ms: Set(created_at_ms),
+                ..Default::default()
+            }
         })
         .collect();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(ROWS).collect();
-        outbox::Entity::insert_many(chunk)
+    let runs: Vec<usize> = shapes::runs(&rows, ROWS).map(<[_]>::len).collect();
+    for run in runs {
+        outbox::Entity::insert_many(rows.drain(..run))
             .exec_without_returning(db)
             .await?;
     }
@@ -93,11 +107,11 @@ pub async fn enqueue_many(
 }
 
 /// Rows per multi-row insert (4 values each).
-const ROWS: usize = 500;
+const ROWS: usize = 512;
 /// Keys whose records are published at the same time.
 const PUBLISHING_KEYS: usize = 64;
-/// Ids per `DELETE … IN (…)`.
-const DELETES: usize = 500;
+/// Ids per `DELETE … IN (…)`, padded to few shapes ([`shapes::padded`]).
+const DELETES: usize = 512;
 
 /// How a relay paces itself.
 #[derive(Debug, Clone)]
@@ -136,6 +150,58 @@ pub struct Relay {
     holder: String,
     /// Until when this relay holds the lease, as far as it knows (0: it does not).
     held_until_ms: AtomicI64,
+}
+
+/// One record read from the outbox, the row it came from and its place in the row.
+struct Entry {
+    row: i64,
+    index: usize,
+    record: OutboxRecord,
+}
+
+/// What a round published of one row.
+struct RowProgress {
+    /// A packed row's payload.
+    packed: Option<Vec<u8>>,
+    records: usize,
+    /// The places of its records that went out.
+    published: Vec<usize>,
+}
+
+/// A row's records, and its payload when they are packed.
+fn records_of(row: outbox::Model) -> anyhow::Result<(Vec<OutboxRecord>, Option<Vec<u8>>)> {
+    if row.topic == packed::PACKED_TOPIC {
+        let records = packed::unpack(&row.payload)
+            .map_err(|error| error.context(format!("outbox row {}", row.id)))?;
+        return Ok((records, Some(row.payload)));
+    }
+    let record = OutboxRecord {
+        topic: row.topic,
+        key: row.record_key,
+        payload: row.payload,
+    };
+    Ok((vec![record], None))
+}
+
+/// Rewrites packed row `id` to hold only its records not `published`.
+async fn keep_unpublished(
+    db: &DatabaseConnection,
+    id: i64,
+    payload: &[u8],
+    published: &[usize],
+) -> anyhow::Result<()> {
+    let left: Vec<OutboxRecord> = packed::unpack(payload)?
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| !published.contains(index))
+        .map(|(_, record)| record)
+        .collect();
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Payload, Expr::value(packed::pack(&left)))
+        .filter(outbox::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// What one round did.
@@ -203,32 +269,63 @@ impl Relay {
             return Ok(Round::Idle);
         }
         // Each key's records one after another, in id order; different keys at once.
-        let mut chains: Vec<Vec<outbox::Model>> = Vec::new();
+        let mut chains: Vec<Vec<Entry>> = Vec::new();
         let mut chain_of: HashMap<String, usize> = HashMap::new();
+        let mut progress: HashMap<i64, RowProgress> = HashMap::new();
         for row in rows {
-            let next = chains.len();
-            let chain = *chain_of.entry(row.record_key.clone()).or_insert(next);
-            if chain == next {
-                chains.push(Vec::new());
+            let id = row.id;
+            let (records, packed) = records_of(row)?;
+            progress.insert(
+                id,
+                RowProgress {
+                    packed,
+                    records: records.len(),
+                    published: Vec::new(),
+                },
+            );
+            for (index, record) in records.into_iter().enumerate() {
+                let next = chains.len();
+                let chain = *chain_of.entry(record.key.clone()).or_insert(next);
+                if chain == next {
+                    chains.push(Vec::new());
+                }
+                chains[chain].push(Entry {
+                    row: id,
+                    index,
+                    record,
+                });
             }
-            chains[chain].push(row);
         }
-        let published: Vec<anyhow::Result<Vec<i64>>> = stream::iter(chains)
+        let published: Vec<anyhow::Result<Vec<(i64, usize)>>> = stream::iter(chains)
             .map(|chain| self.publish_chain(chain, stop))
             .buffer_unordered(PUBLISHING_KEYS)
             .collect()
             .await;
-        let mut sent = Vec::new();
         let mut failure = None;
         for chain in published {
             match chain {
-                Ok(ids) => sent.extend(ids),
+                Ok(records) => {
+                    for (row, index) in records {
+                        if let Some(row) = progress.get_mut(&row) {
+                            row.published.push(index);
+                        }
+                    }
+                }
                 Err(error) => failure = Some(error),
             }
         }
-        for ids in sent.chunks(DELETES) {
+        let mut sent = Vec::new();
+        for (id, row) in progress {
+            if row.published.len() == row.records {
+                sent.push(id);
+            } else if let Some(payload) = row.packed.filter(|_| !row.published.is_empty()) {
+                // Only what is left stays, so what went out does not go out again.
+                keep_unpublished(&self.db, id, &payload, &row.published).await?;
+            }
+        }
+        for ids in shapes::padded(&sent, DELETES) {
             outbox::Entity::delete_many()
-                .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+                .filter(outbox::Column::Id.is_in(ids))
                 .exec(&self.db)
                 .await?;
         }
@@ -240,19 +337,21 @@ impl Relay {
     }
 
     /// Publishes one key's records in order, each once the one before is accepted;
-    /// returns the ids published, which stop short when stopped.
+    /// returns the row and place of each record published, which stop short when
+    /// stopped.
     async fn publish_chain(
         &self,
-        chain: Vec<outbox::Model>,
+        chain: Vec<Entry>,
         stop: &CancellationToken,
-    ) -> anyhow::Result<Vec<i64>> {
+    ) -> anyhow::Result<Vec<(i64, usize)>> {
         let mut published = Vec::with_capacity(chain.len());
-        for row in chain {
-            let record = Record::new(row.record_key, row.payload);
-            if !self.publish(&row.topic, record, stop).await? {
+        for Entry { row, index, record } in chain {
+            let topic = record.topic;
+            let record = Record::new(record.key, record.payload);
+            if !self.publish(&topic, record, stop).await? {
                 break;
             }
-            published.push(row.id);
+            published.push((row, index));
         }
         Ok(published)
     }

@@ -98,6 +98,48 @@ impl Bus for Uneven {
     }
 }
 
+/// Rows in the outbox table.
+async fn rows(db: &DatabaseConnection) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM outbox",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
+/// A bus that refuses every record of one key.
+struct Refusing {
+    inner: Arc<im_testkit::SwitchableBus>,
+    key: String,
+}
+
+#[async_trait::async_trait]
+impl Bus for Refusing {
+    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
+        if record.key == self.key {
+            return Err(BusError::Unavailable(format!("{} is refused", self.key)));
+        }
+        self.inner.publish(topic, record).await
+    }
+
+    async fn subscribe_from(
+        &self,
+        topic: &str,
+        group: &str,
+        start: StartAt,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe_from(topic, group, start).await
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        self.inner.ping().await
+    }
+}
+
 /// Reads `count` records, then asserts nothing else comes.
 async fn read(subscription: &mut Box<dyn Subscription>, count: usize) -> Vec<(String, String)> {
     let mut seen = Vec::new();
@@ -161,17 +203,7 @@ async fn contract(db: DatabaseConnection) {
         let range = if key == "a" { 6..=10 } else { 1..=5 };
         assert_eq!(of_key, numbered(key, range), "{key} in order, each once");
     }
-    let left = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM outbox",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get::<i64>("", "n")
-        .unwrap();
-    assert_eq!(left, 0, "published records leave the table");
+    assert_eq!(rows(&db).await, 0, "published records leave the table");
     stop.cancel();
 }
 
@@ -197,6 +229,11 @@ async fn keys_keep_their_order_in_batches(db: DatabaseConnection) {
         outbox::enqueue_many(&txn, records).await.unwrap();
         txn.commit().await.unwrap();
     }
+    assert_eq!(
+        rows(&db).await,
+        i64::from(EACH / 4),
+        "the records of one change share a row"
+    );
     let stop = CancellationToken::new();
     let relay = Relay::new(db.clone(), bus.clone(), settings());
     tokio::spawn(relay.run(stop.child_token()));
@@ -212,6 +249,58 @@ async fn keys_keep_their_order_in_batches(db: DatabaseConnection) {
     }
     let interleaved = seen.windows(2).filter(|w| w[0].0 != w[1].0).count();
     assert!(interleaved > 0, "keys were published side by side");
+    stop.cancel();
+}
+
+/// A relay stopped while one key of a shared row is still refused: the records that went
+/// out leave the row, and the next relay publishes only the rest.
+async fn a_partly_published_row_keeps_only_the_rest(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let inner = Arc::new(im_testkit::SwitchableBus::default());
+    let mut subscription = inner.subscribe(TOPIC, "test").await.unwrap();
+    let txn = db.begin().await.unwrap();
+    let records = [
+        ("a", "a1"),
+        ("b", "b1"),
+        ("c", "c1"),
+        ("a", "a2"),
+        ("b", "b2"),
+    ]
+    .map(|(key, payload)| (record(key, payload), 1));
+    outbox::enqueue_many(&txn, records).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(rows(&db).await, 1);
+
+    let refusing = Arc::new(Refusing {
+        inner: inner.clone(),
+        key: "b".into(),
+    });
+    // the stopped relay's lease runs out soon, so the next one may take over
+    let short_lease = RelaySettings {
+        lease_ttl: Duration::from_millis(400),
+        ..settings()
+    };
+    let stop = CancellationToken::new();
+    let relay = Relay::new(db.clone(), refusing, short_lease.clone());
+    let first = tokio::spawn(relay.run(stop.clone()));
+    let mut seen = read(&mut subscription, 3).await;
+    seen.sort();
+    let pair = |k: &str, p: &str| (k.to_owned(), p.to_owned());
+    assert_eq!(seen, [pair("a", "a1"), pair("a", "a2"), pair("c", "c1")]);
+    stop.cancel();
+    first.await.unwrap();
+    assert_eq!(rows(&db).await, 1, "b's records are still waiting");
+
+    let stop = CancellationToken::new();
+    tokio::spawn(Relay::new(db.clone(), inner.clone(), short_lease).run(stop.child_token()));
+    let seen = read(&mut subscription, 2).await;
+    assert_eq!(
+        seen,
+        [pair("b", "b1"), pair("b", "b2")],
+        "only the rest, in order"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rows(&db).await, 0);
     stop.cancel();
 }
 
@@ -254,6 +343,28 @@ async fn mysql_keeps_the_outbox_contract() {
     let url = SecretUrl::new(format!("{server}/{name}"));
     let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
     contract(db.clone()).await;
+    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_keeps_only_the_unpublished_rest_of_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    a_partly_published_row_keeps_only_the_rest(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_keeps_only_the_unpublished_rest_of_a_row() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_outbox_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    a_partly_published_row_keeps_only_the_rest(db.clone()).await;
     db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
         .await
         .unwrap();
