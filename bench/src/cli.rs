@@ -1,5 +1,6 @@
 //! Command-line interface: which server to load, which scenario, at what scale.
 
+use crate::dial::SourceAddrs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,12 @@ pub struct Cli {
     /// concurrent WebSocket handshakes while connecting (M2 has its own).
     #[arg(long, global = true, default_value_t = 16)]
     pub setup_concurrency: usize,
+    /// Bind each client socket (WebSocket, XMPP) to one of these loopback source
+    /// addresses in turn before it connects: a list and/or inclusive ranges, e.g.
+    /// `127.0.0.1-127.0.0.8` or `127.0.0.1,127.0.0.2,::1`. One source address offers
+    /// about 28,000 ephemeral ports. REST calls keep the default source.
+    #[arg(long, global = true, value_name = "ADDRS", value_parser = SourceAddrs::parse)]
+    pub source_addrs: Option<SourceAddrs>,
     #[command(subcommand)]
     pub scenario: Scenario,
 }
@@ -280,6 +287,24 @@ mod tests {
         };
         assert_eq!(args.rate, vec![10.0, 20.0]);
         assert_eq!(cli.server.protocol, Protocol::Im);
+    }
+
+    #[test]
+    fn source_addresses() {
+        let cli = Cli::try_parse_from([
+            "im-bench",
+            "m2",
+            "--spawn",
+            "--source-addrs",
+            "127.0.0.1-127.0.0.2,::1",
+        ])
+        .unwrap();
+        let sources = cli.source_addrs.unwrap();
+        assert_eq!(sources.addrs().len(), 3);
+        let refused = Cli::try_parse_from(["im-bench", "m1", "--source-addrs", "10.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not a loopback address"), "{refused}");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod dial;
+pub mod limits;
 pub mod metrics;
 pub mod population;
 pub mod procstat;

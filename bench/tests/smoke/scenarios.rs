@@ -46,6 +46,45 @@ async fn m1_holds_idle_connections_and_measures_their_memory() {
     assert!(step.server.as_ref().is_some_and(|s| s.rss_after_kib > 0));
 }
 
+/// Two source addresses (127.0.0.2 works on Linux loopback without setup): the sockets
+/// are bound to each in turn, and the server holds a file for each connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m1_spreads_connections_over_source_addresses() {
+    let report = bench(&[
+        "m1",
+        "--users",
+        "6",
+        "--duration",
+        "1s",
+        "--heartbeat",
+        "300ms",
+        "--source-addrs",
+        "127.0.0.1-127.0.0.2",
+    ])
+    .await;
+    let step = &report.steps[0];
+    assert_eq!(step.connections, 6, "{step:#?}");
+    assert!(step.errors.is_empty() && step.disconnects == 0, "{step:#?}");
+    assert!(step.latency["ping"].count >= 6 * 2, "{step:#?}");
+    assert_eq!(
+        report.summary["connections_by_source"],
+        serde_json::json!({"127.0.0.1": 3, "127.0.0.2": 3}),
+        "{:#?}",
+        report.summary
+    );
+    assert_eq!(
+        report.params["source_addrs"],
+        serde_json::json!(["127.0.0.1", "127.0.0.2"])
+    );
+    let server = step.server.as_ref().expect("the spawned server is sampled");
+    let (before, after) = (
+        server.open_files_before.unwrap(),
+        server.open_files_after.unwrap(),
+    );
+    assert!(after >= before + 6, "{server:?}");
+    assert!(server.open_files_limit.is_none_or(|limit| limit > after));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn m2_counts_every_handshake() {
     let report = bench(&["m2", "--users", "8", "--concurrency", "4"]).await;
