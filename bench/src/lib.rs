@@ -30,8 +30,8 @@ pub use report::Report;
 /// Prepares the server (spawned or targeted), runs the chosen scenario, stops what it
 /// spawned, and returns the report.
 pub async fn run(cli: Cli) -> anyhow::Result<Report> {
-    let target = server::Target::prepare(&cli.server).await?;
-    let outcome = scenario::run(&cli, &target).await;
+    let mut target = server::Target::prepare(&cli.server).await?;
+    let outcome = scenario::run(&cli, &mut target).await;
     target.shutdown().await;
     outcome
 }

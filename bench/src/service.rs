@@ -85,6 +85,7 @@ impl Service {
             username,
             id,
             token,
+            refresh_token: String::new(),
         };
         Ok(match &self.kind {
             Kind::Im => population::accounts(api, tag, count, concurrency).await?,

@@ -94,6 +94,14 @@ impl Session {
         }
     }
 
+    /// IM's WebSocket connection underneath; `None` on the other protocols.
+    pub fn into_im(self) -> Option<client::Connection> {
+        match self.link {
+            Link::Im(connection) => Some(connection),
+            Link::Xmpp(_) | Link::Relay(_) => None,
+        }
+    }
+
     /// Closes the connection and returns what it received.
     pub async fn close(self) -> Inbox {
         match self.link {

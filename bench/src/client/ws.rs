@@ -111,6 +111,23 @@ impl Connection {
         self.outgoing.send(Message::Text(text.into())).is_ok()
     }
 
+    /// Waits, at most `limit`, for the server to end the connection, as a client
+    /// notices it: then its socket is released and what it received returned (with
+    /// why it ended in `disconnected`). Still open after `limit`: the connection back.
+    pub async fn ended(mut self, limit: Duration) -> Result<Inbox, Self> {
+        match tokio::time::timeout(limit, &mut self.reader).await {
+            Err(_) => Err(self),
+            Ok(joined) => {
+                self.writer.abort();
+                Ok(joined.unwrap_or_else(|error| {
+                    let mut inbox = Inbox::new(self.owner);
+                    inbox.disconnected = Some(format!("reader failed: {error}"));
+                    inbox
+                }))
+            }
+        }
+    }
+
     /// Closes the connection and returns what it received.
     pub async fn close(self) -> Inbox {
         self.closing.store(true, Ordering::Relaxed);

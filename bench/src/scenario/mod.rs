@@ -3,6 +3,7 @@
 mod direct;
 mod fanout;
 mod idle;
+mod restart;
 mod storage;
 mod storm;
 mod traffic;
@@ -24,8 +25,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs the scenario the command line names against `target`.
-pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
+/// Runs the scenario the command line names against `target` (M2 with `--restart`
+/// restarts it).
+pub async fn run(cli: &Cli, target: &mut Target) -> anyhow::Result<Report> {
     let one_to_one = matches!(cli.scenario, Scenario::M1(_) | Scenario::M3(_));
     if target.protocol != Protocol::Im && !one_to_one {
         anyhow::bail!(
@@ -48,7 +50,7 @@ pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
     };
     let (scenario, title, params, steps, summary) = match &cli.scenario {
         Scenario::M1(args) => idle::run(&bench, args).await?,
-        Scenario::M2(args) => storm::run(&bench, args).await?,
+        Scenario::M2(args) => storm::run(&bench, args, target).await?,
         Scenario::M3(args) => direct::run(&bench, args).await?,
         Scenario::M4(args) => fanout::run(&bench, args).await?,
         Scenario::M5(args) => storage::run(&bench, args).await?,
