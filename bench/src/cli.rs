@@ -1,5 +1,6 @@
 //! Command-line interface: which server to load, which scenario, at what scale.
 
+use crate::dial::SourceAddrs;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -32,6 +33,12 @@ pub struct Cli {
     /// concurrent WebSocket handshakes while connecting (M2 has its own).
     #[arg(long, global = true, default_value_t = 16)]
     pub setup_concurrency: usize,
+    /// Bind each client socket (WebSocket, XMPP) to one of these loopback source
+    /// addresses in turn before it connects: a list and/or inclusive ranges, e.g.
+    /// `127.0.0.1-127.0.0.8` or `127.0.0.1,127.0.0.2,::1`. One source address offers
+    /// about 28,000 ephemeral ports. REST calls keep the default source.
+    #[arg(long, global = true, value_name = "ADDRS", value_parser = SourceAddrs::parse)]
+    pub source_addrs: Option<SourceAddrs>,
     #[command(subcommand)]
     pub scenario: Scenario,
 }
@@ -169,6 +176,14 @@ pub struct StormArgs {
     /// Handshakes in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Once all are connected, restart the server (`--spawn` only: SIGTERM, then `im
+    /// serve` again on the same ports and data directory) and measure how long the
+    /// clients, reconnecting with jittered exponential backoff, take to be back.
+    #[arg(long)]
+    pub restart: bool,
+    /// With `--restart`: how long a client keeps trying to reconnect before it gives up.
+    #[arg(long, default_value = "120s", value_parser = parse_duration, requires = "restart")]
+    pub reconnect_limit: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -280,6 +295,34 @@ mod tests {
         };
         assert_eq!(args.rate, vec![10.0, 20.0]);
         assert_eq!(cli.server.protocol, Protocol::Im);
+    }
+
+    #[test]
+    fn source_addresses_and_the_restart() {
+        let cli = Cli::try_parse_from([
+            "im-bench",
+            "m2",
+            "--spawn",
+            "--restart",
+            "--source-addrs",
+            "127.0.0.1-127.0.0.2,::1",
+        ])
+        .unwrap();
+        let sources = cli.source_addrs.unwrap();
+        assert_eq!(sources.addrs().len(), 3);
+        let Scenario::M2(args) = cli.scenario else {
+            panic!("m2 expected")
+        };
+        assert!(args.restart);
+        assert_eq!(args.reconnect_limit, Duration::from_secs(120));
+        let refused = Cli::try_parse_from(["im-bench", "m1", "--source-addrs", "10.0.0.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not a loopback address"), "{refused}");
+        assert!(
+            Cli::try_parse_from(["im-bench", "m2", "--reconnect-limit", "5s"]).is_err(),
+            "--reconnect-limit needs --restart"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod dial;
+pub mod limits;
 pub mod metrics;
 pub mod population;
 pub mod procstat;
@@ -28,8 +30,8 @@ pub use report::Report;
 /// Prepares the server (spawned or targeted), runs the chosen scenario, stops what it
 /// spawned, and returns the report.
 pub async fn run(cli: Cli) -> anyhow::Result<Report> {
-    let target = server::Target::prepare(&cli.server).await?;
-    let outcome = scenario::run(&cli, &target).await;
+    let mut target = server::Target::prepare(&cli.server).await?;
+    let outcome = scenario::run(&cli, &mut target).await;
     target.shutdown().await;
     outcome
 }

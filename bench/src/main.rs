@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = im_bench::Cli::parse();
+    // First: a spawned `im serve` inherits it.
+    if let Err(error) = im_bench::limits::raise_open_files() {
+        eprintln!("im-bench: cannot raise the open-files limit: {error}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

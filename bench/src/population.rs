@@ -6,7 +6,8 @@ use anyhow::Context as _;
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use std::collections::HashMap;
 
-const PASSWORD: &str = "im-bench-password";
+/// Every bench user's password.
+pub const PASSWORD: &str = "im-bench-password";
 
 /// A logged-in user; `index` is its place in the run.
 #[derive(Debug, Clone)]
@@ -14,7 +15,10 @@ pub struct Account {
     pub index: usize,
     pub username: String,
     pub id: String,
+    /// The access token (on XMPP, the password).
     pub token: String,
+    /// IM's refresh token; empty elsewhere.
+    pub refresh_token: String,
 }
 
 /// A conversation of the run and its members (account indexes).
@@ -40,12 +44,13 @@ pub async fn accounts(
         .map(|index| async move {
             let username = format!("b{tag}_{index}");
             let id = api.register(&username, PASSWORD).await?;
-            let token = api.login(&username, PASSWORD).await?;
+            let tokens = api.login(&username, PASSWORD).await?;
             anyhow::Ok(Account {
                 index,
                 username,
                 id,
-                token,
+                token: tokens.access,
+                refresh_token: tokens.refresh,
             })
         })
         .buffered(concurrency.max(1))

@@ -1,5 +1,7 @@
 //! CPU time and memory of the server processes, read from /proc: `utime + stime` of
-//! `/proc/<pid>/stat` (clock ticks) and `VmRSS` / `VmHWM` of `/proc/<pid>/status`.
+//! `/proc/<pid>/stat` (clock ticks) and `VmRSS` / `VmHWM` of `/proc/<pid>/status`;
+//! and their open files (`/proc/<pid>/fd`) against their limit (`/proc/<pid>/limits`),
+//! since every connection holds one.
 
 use anyhow::Context as _;
 use serde::Serialize;
@@ -18,6 +20,11 @@ pub struct Snapshot {
     pub cpu_seconds: f64,
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    /// Open file descriptors, when every process's could be counted.
+    pub open_files: Option<u64>,
+    /// The lowest soft limit on open files among the processes (`None`: unlimited or
+    /// unreadable).
+    pub open_files_limit: Option<u64>,
 }
 
 /// What the server spent over an interval.
@@ -33,6 +40,10 @@ pub struct ServerUsage {
     pub rss_after_kib: u64,
     /// `VmHWM`: the peak resident size since each process started, summed.
     pub peak_rss_kib: u64,
+    /// Open file descriptors at the start and the end, and the soft limit on them.
+    pub open_files_before: Option<u64>,
+    pub open_files_after: Option<u64>,
+    pub open_files_limit: Option<u64>,
 }
 
 impl ProcWatch {
@@ -52,7 +63,10 @@ impl ProcWatch {
         if self.pids.is_empty() {
             return Ok(None);
         }
-        let mut total = Snapshot::default();
+        let mut total = Snapshot {
+            open_files: Some(0),
+            ..Snapshot::default()
+        };
         for &pid in &self.pids {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .with_context(|| format!("read /proc/{pid}/stat"))?;
@@ -63,6 +77,14 @@ impl ProcWatch {
             total.cpu_seconds += ticks as f64 / self.ticks_per_second;
             total.rss_kib += status_kib(&status, "VmRSS:").unwrap_or(0);
             total.hwm_kib += status_kib(&status, "VmHWM:").unwrap_or(0);
+            total.open_files = total.open_files.zip(open_files(pid)).map(|(a, b)| a + b);
+            let limit = std::fs::read_to_string(format!("/proc/{pid}/limits"))
+                .ok()
+                .and_then(|limits| open_files_limit(&limits));
+            total.open_files_limit = match (total.open_files_limit, limit) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         Ok(Some(total))
     }
@@ -90,6 +112,9 @@ impl ProcWatch {
             rss_before_kib: before.rss_kib,
             rss_after_kib: after.rss_kib,
             peak_rss_kib: after.hwm_kib,
+            open_files_before: before.open_files,
+            open_files_after: after.open_files,
+            open_files_limit: after.open_files_limit,
         }
     }
 }
@@ -109,6 +134,25 @@ fn cpu_ticks(stat: &str) -> Option<u64> {
 fn status_kib(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with(key))?;
     line[key.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// The entries of `/proc/<pid>/fd`: one per open file descriptor.
+fn open_files(pid: u32) -> Option<u64> {
+    let entries = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(entries.count() as u64)
+}
+
+/// The soft limit of the `Max open files` line of `/proc/<pid>/limits`; `None` when
+/// unlimited.
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `sysconf(_SC_CLK_TCK)` through `getconf` (this workspace forbids `unsafe`, so no
@@ -145,9 +189,30 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             95880                95880                processes\n\
+                      Max open files            1024                 20000                files\n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(open_files_limit(unlimited), None);
+    }
+
+    #[test]
     fn samples_this_very_process() {
         let watch = ProcWatch::new(vec![std::process::id()]);
-        let snapshot = watch.sample().unwrap().unwrap();
-        assert!(snapshot.rss_kib > 0 && snapshot.hwm_kib >= snapshot.rss_kib);
+        let before = watch.sample().unwrap().unwrap();
+        assert!(before.rss_kib > 0 && before.hwm_kib >= before.rss_kib);
+        let files: Vec<std::fs::File> = (0..8)
+            .map(|_| std::fs::File::open("/proc/self/stat").unwrap())
+            .collect();
+        let after = watch.sample().unwrap().unwrap();
+        assert!(
+            after.open_files.unwrap() >= before.open_files.unwrap() + 8,
+            "{before:?} {after:?}"
+        );
+        assert!(after.open_files_limit.unwrap() >= after.open_files.unwrap());
+        drop(files);
     }
 }

@@ -169,6 +169,20 @@ impl Report {
                 .as_ref()
                 .map(|u| format!("{:.1}", mib(u.peak_rss_kib)))
         });
+        row("server open files before/after (limit)", &|s| {
+            let u = s.server.as_ref()?;
+            let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+            let limit = u
+                .open_files_limit
+                .map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+            (u.open_files_before.is_some() || u.open_files_after.is_some()).then(|| {
+                format!(
+                    "{}/{} ({limit})",
+                    count(u.open_files_before),
+                    count(u.open_files_after)
+                )
+            })
+        });
         row("database cpu s", &|s| {
             s.database.as_ref().map(|u| format!("{:.2}", u.cpu_seconds))
         });

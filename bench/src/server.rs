@@ -15,6 +15,11 @@ use tokio::time::Instant;
 const STARTUP_LIMIT: Duration = Duration::from_secs(90);
 /// How long it may take to stop after SIGTERM before it is killed.
 const STOP_LIMIT: Duration = Duration::from_secs(15);
+/// A restarted server whose ports are not free yet (one of the bench's own
+/// reconnecting sockets may hold one for a moment) is tried again after this, at
+/// most [`RESTART_TRIES`] times within [`STARTUP_LIMIT`].
+const RESTART_PAUSE: Duration = Duration::from_millis(250);
+const RESTART_TRIES: u32 = 40;
 
 #[derive(Debug)]
 pub struct Target {
@@ -29,14 +34,46 @@ pub struct Target {
 
 #[derive(Debug)]
 enum Spawned {
-    Im {
-        child: Child,
-        _data_dir: tempfile::TempDir,
-    },
+    Im(Box<ImServer>),
     Relay {
         stop: tokio::sync::oneshot::Sender<()>,
         task: tokio::task::JoinHandle<()>,
     },
+}
+
+/// A running `im serve`, and how to start it again the same way.
+#[derive(Debug)]
+struct ImServer {
+    child: Child,
+    /// The addresses it listens on, kept across restarts.
+    http_addr: String,
+    admin_addr: String,
+    /// Declared last, so its data directory goes after the server stopped.
+    command: ImCommand,
+}
+
+/// How `im serve` is started.
+#[derive(Debug)]
+struct ImCommand {
+    binary: PathBuf,
+    database_url: Option<String>,
+    data_dir: tempfile::TempDir,
+}
+
+/// How a restart went.
+#[derive(Debug, Clone, Copy)]
+pub struct Restart {
+    /// When the old server was sent SIGTERM.
+    pub began: Instant,
+    /// From SIGTERM to its exit.
+    pub stopped_in: Duration,
+    /// From its exit to the new server answering ready.
+    pub started_in: Duration,
+    /// When the new server answered ready.
+    pub ready: Instant,
+    /// Tries at starting it: more than one when its ports were still taken.
+    pub starts: u32,
+    pub pid: u32,
 }
 
 impl Target {
@@ -82,28 +119,72 @@ impl Target {
 
     /// Stops a spawned server (SIGTERM, then SIGKILL); nothing for a target.
     pub async fn shutdown(self) {
-        let (mut child, data_dir) = match self.spawned {
-            None => return,
+        match self.spawned {
+            None => {}
             Some(Spawned::Relay { stop, task }) => {
                 let _ = stop.send(());
                 let _ = task.await;
-                return;
             }
-            Some(Spawned::Im { child, _data_dir }) => (child, _data_dir),
+            Some(Spawned::Im(mut server)) => {
+                stop(&mut server.child).await;
+                drop(server); // the data directory, after the server stopped writing there
+            }
+        }
+    }
+
+    /// Restarts a spawned `im serve` as an operator would: SIGTERM (SIGKILL after
+    /// [`STOP_LIMIT`]), then the same binary again on the same ports and the same data
+    /// directory, so its data survives. Returns once the new server answers ready.
+    pub async fn restart(&mut self) -> anyhow::Result<Restart> {
+        let Some(Spawned::Im(server)) = &mut self.spawned else {
+            bail!("only a server this run started (--spawn) can be restarted");
         };
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await;
-        }
-        if tokio::time::timeout(STOP_LIMIT, child.wait())
-            .await
-            .is_err()
-        {
-            let _ = child.kill().await;
-        }
-        drop(data_dir); // after the server stopped writing there
+        let began = Instant::now();
+        stop(&mut server.child).await;
+        let stopped = Instant::now();
+        let deadline = stopped + STARTUP_LIMIT;
+        let mut starts = 0;
+        let up = loop {
+            starts += 1;
+            let (http, admin) = (&server.http_addr, &server.admin_addr);
+            match launch(&server.command, http, admin, deadline, READY_POLL_FAST).await {
+                Ok(up) => break up,
+                Err(error)
+                    if starts < RESTART_TRIES && Instant::now() + RESTART_PAUSE < deadline =>
+                {
+                    eprintln!("im-bench: the restarted server did not come up ({error:#}); again");
+                    tokio::time::sleep(RESTART_PAUSE).await;
+                }
+                Err(error) => return Err(error.context("restart the server")),
+            }
+        };
+        let ready = Instant::now();
+        server.child = up.child;
+        self.pids = vec![up.pid];
+        Ok(Restart {
+            began,
+            stopped_in: stopped - began,
+            started_in: ready - stopped,
+            ready,
+            starts,
+            pid: up.pid,
+        })
+    }
+}
+
+/// SIGTERM, and SIGKILL if it has not exited within [`STOP_LIMIT`].
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(STOP_LIMIT, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
     }
 }
 
@@ -143,8 +224,46 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
             "no `im` binary next to im-bench: build it (cargo build -p im) or pass --im-bin",
         )?,
     };
-    let data_dir = tempfile::tempdir().context("create a data directory")?;
-    let mut command = Command::new(&binary);
+    let command = ImCommand {
+        binary,
+        database_url: args.database_url.clone(),
+        data_dir: tempfile::tempdir().context("create a data directory")?,
+    };
+    let deadline = Instant::now() + STARTUP_LIMIT;
+    let up = launch(&command, "127.0.0.1:0", "127.0.0.1:0", deadline, READY_POLL).await?;
+    let server = ImServer {
+        child: up.child,
+        http_addr: up.http,
+        admin_addr: up.admin,
+        command,
+    };
+    Ok(Target {
+        protocol: Protocol::Im,
+        base: format!("http://{}", server.http_addr),
+        pids: vec![up.pid],
+        spawned: Some(Spawned::Im(Box::new(server))),
+    })
+}
+
+/// A started `im serve` that answers ready.
+struct Up {
+    child: Child,
+    pid: u32,
+    http: String,
+    admin: String,
+}
+
+/// Starts `im serve` as `server` says, listening on `http_addr` and `admin_addr`
+/// (port 0: any free port), and waits until it is ready.
+async fn launch(
+    server: &ImCommand,
+    http_addr: &str,
+    admin_addr: &str,
+    deadline: Instant,
+    poll: Duration,
+) -> anyhow::Result<Up> {
+    let binary = &server.binary;
+    let mut command = Command::new(binary);
     for (key, _) in std::env::vars() {
         if key.starts_with("IM__") {
             command.env_remove(key);
@@ -152,13 +271,13 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
     }
     command
         .arg("--data-dir")
-        .arg(data_dir.path())
+        .arg(server.data_dir.path())
         .args([
             "serve",
             "--http-addr",
-            "127.0.0.1:0",
+            http_addr,
             "--admin-addr",
-            "127.0.0.1:0",
+            admin_addr,
         ])
         // the gateway's per-user and per-connection quotas would refuse a load test
         .env("IM__GATEWAY__RATE_LIMITS__ENABLED", "false")
@@ -176,7 +295,7 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
         // threshold returns such blocks to the kernel; smaller allocations are unchanged.
         command.env("MALLOC_MMAP_THRESHOLD_", "131072");
     }
-    if let Some(url) = &args.database_url {
+    if let Some(url) = &server.database_url {
         command.env("IM__DATABASE__URL", url);
     }
     let mut child = command
@@ -189,7 +308,6 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
         .context("no stdout of the spawned server")?;
     let mut lines = BufReader::new(stdout).lines();
 
-    let deadline = Instant::now() + STARTUP_LIMIT;
     let (http, admin) = loop {
         let line = tokio::time::timeout_at(deadline, lines.next_line())
             .await
@@ -210,15 +328,12 @@ async fn spawn(args: &ServerArgs) -> anyhow::Result<Target> {
     if http.is_empty() {
         bail!("the spawned server runs no gateway");
     }
-    wait_ready(&admin, deadline).await?;
-    Ok(Target {
-        protocol: Protocol::Im,
-        base: format!("http://{http}"),
-        pids: vec![pid],
-        spawned: Some(Spawned::Im {
-            child,
-            _data_dir: data_dir,
-        }),
+    wait_ready(&admin, deadline, poll).await?;
+    Ok(Up {
+        child,
+        pid,
+        http,
+        admin,
     })
 }
 
@@ -241,8 +356,13 @@ async fn spawn_relay() -> anyhow::Result<Target> {
     })
 }
 
-/// Polls the admin `/readyz` until it answers 200, as a load balancer would.
-async fn wait_ready(admin: &str, deadline: Instant) -> anyhow::Result<()> {
+/// How often `/readyz` is asked while a server starts; after a restart, more often,
+/// since the time to ready is measured.
+const READY_POLL: Duration = Duration::from_millis(100);
+const READY_POLL_FAST: Duration = Duration::from_millis(10);
+
+/// Polls the admin `/readyz` every `poll` until it answers 200, as a load balancer would.
+async fn wait_ready(admin: &str, deadline: Instant, poll: Duration) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(2))
@@ -255,7 +375,7 @@ async fn wait_ready(admin: &str, deadline: Instant) -> anyhow::Result<()> {
         {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(poll).await;
     }
     bail!("im did not become ready ({url})")
 }

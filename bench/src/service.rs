@@ -1,11 +1,12 @@
 //! The server a run loads, as the scenarios need it: how its users come to be, how
 //! they connect, and what its protocol promises. IM's users are made through its REST
 //! API; the XMPP accounts exist beforehand (bench/ejabberd/start.sh makes them); the
-//! relay has no accounts at all.
+//! relay has no accounts at all. Every client socket comes from the run's [`Dialer`].
 
 use crate::cli::{Protocol, ServerArgs};
 use crate::client::{Api, Connection, Live};
 use crate::clock::Clock;
+use crate::dial::Dialer;
 use crate::metrics::Rules;
 use crate::population::{self, Account, Conversation};
 use crate::server::Target;
@@ -14,7 +15,12 @@ use crate::{relay, xmpp};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub enum Service {
+pub struct Service {
+    kind: Kind,
+    dialer: Arc<Dialer>,
+}
+
+enum Kind {
     Im,
     Xmpp {
         endpoint: xmpp::Endpoint,
@@ -27,31 +33,38 @@ pub enum Service {
 }
 
 impl Service {
-    pub fn new(target: &Target, args: &ServerArgs) -> Self {
-        match target.protocol {
-            Protocol::Im => Self::Im,
-            Protocol::Xmpp => Self::Xmpp {
+    pub fn new(target: &Target, args: &ServerArgs, dialer: Arc<Dialer>) -> Self {
+        let kind = match target.protocol {
+            Protocol::Im => Kind::Im,
+            Protocol::Xmpp => Kind::Xmpp {
                 endpoint: xmpp::Endpoint {
                     addr: target.base.clone(),
                     domain: args.xmpp.xmpp_domain.clone(),
+                    dialer: dialer.clone(),
                 },
                 user_prefix: args.xmpp.xmpp_user_prefix.clone(),
                 password: args.xmpp.xmpp_password.clone(),
             },
-            Protocol::Relay => Self::Relay {
+            Protocol::Relay => Kind::Relay {
                 base: target.base.clone(),
             },
-        }
+        };
+        Self { kind, dialer }
+    }
+
+    /// Where the client sockets come from.
+    pub fn dialer(&self) -> &Arc<Dialer> {
+        &self.dialer
     }
 
     pub fn rules(&self) -> Rules {
-        match self {
-            Self::Im => Rules::IM,
-            Self::Xmpp { .. } => Rules {
+        match self.kind {
+            Kind::Im => Rules::IM,
+            Kind::Xmpp { .. } => Rules {
                 echo_to_sender: false,
                 server_acks: true,
             },
-            Self::Relay { .. } => Rules {
+            Kind::Relay { .. } => Rules {
                 echo_to_sender: false,
                 server_acks: false,
             },
@@ -72,10 +85,11 @@ impl Service {
             username,
             id,
             token,
+            refresh_token: String::new(),
         };
-        Ok(match self {
-            Self::Im => population::accounts(api, tag, count, concurrency).await?,
-            Self::Xmpp {
+        Ok(match &self.kind {
+            Kind::Im => population::accounts(api, tag, count, concurrency).await?,
+            Kind::Xmpp {
                 endpoint,
                 user_prefix,
                 password,
@@ -86,7 +100,7 @@ impl Service {
                     named(username, jid, password.clone(), index)
                 })
                 .collect(),
-            Self::Relay { .. } => (0..count)
+            Kind::Relay { .. } => (0..count)
                 .map(|index| {
                     named(
                         format!("u{index}"),
@@ -107,9 +121,9 @@ impl Service {
         accounts: &[Account],
         concurrency: usize,
     ) -> anyhow::Result<Vec<Conversation>> {
-        match self {
-            Self::Im => population::pairs(api, accounts, concurrency).await,
-            Self::Xmpp { .. } | Self::Relay { .. } => Ok(accounts
+        match self.kind {
+            Kind::Im => population::pairs(api, accounts, concurrency).await,
+            Kind::Xmpp { .. } | Kind::Relay { .. } => Ok(accounts
                 .chunks_exact(2)
                 .enumerate()
                 .map(|(n, pair)| Conversation {
@@ -130,14 +144,15 @@ impl Service {
         heartbeat: Option<Duration>,
     ) -> anyhow::Result<Session> {
         let owner = account.index;
-        Ok(match self {
-            Self::Im => {
+        let dialer = &self.dialer;
+        Ok(match &self.kind {
+            Kind::Im => {
                 let url = api.ws_url(&account.token);
-                Connection::open(url, owner, clock, live, heartbeat)
+                Connection::open(url, dialer, owner, clock, live, heartbeat)
                     .await?
                     .into()
             }
-            Self::Xmpp { endpoint, .. } => xmpp::Connection::open(
+            Kind::Xmpp { endpoint, .. } => xmpp::Connection::open(
                 endpoint,
                 &account.username,
                 &account.token,
@@ -148,8 +163,8 @@ impl Service {
             )
             .await?
             .into(),
-            Self::Relay { base } => {
-                relay::Connection::open(base, &account.id, owner, clock, live, heartbeat)
+            Kind::Relay { base } => {
+                relay::Connection::open(base, dialer, &account.id, owner, clock, live, heartbeat)
                     .await?
                     .into()
             }

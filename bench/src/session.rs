@@ -4,11 +4,14 @@
 use crate::client::{self, Stamp, send_frame};
 use crate::metrics::Inbox;
 use crate::{relay, xmpp};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 pub struct Session {
     /// How long connecting took (WebSocket upgrade, or the whole XMPP login).
     pub handshake: Duration,
+    /// The socket's local address: which source address it was bound to.
+    pub local_addr: Option<SocketAddr>,
     link: Link,
 }
 
@@ -37,6 +40,7 @@ impl From<client::Connection> for Session {
     fn from(connection: client::Connection) -> Self {
         Self {
             handshake: connection.handshake,
+            local_addr: connection.local_addr,
             link: Link::Im(connection),
         }
     }
@@ -46,6 +50,7 @@ impl From<xmpp::Connection> for Session {
     fn from(connection: xmpp::Connection) -> Self {
         Self {
             handshake: connection.handshake,
+            local_addr: connection.local_addr,
             link: Link::Xmpp(connection),
         }
     }
@@ -55,6 +60,7 @@ impl From<relay::Connection> for Session {
     fn from(connection: relay::Connection) -> Self {
         Self {
             handshake: connection.handshake,
+            local_addr: connection.local_addr,
             link: Link::Relay(connection),
         }
     }
@@ -85,6 +91,14 @@ impl Session {
             }
             Link::Xmpp(connection) => connection.send(to, conversation, k, stamp),
             Link::Relay(connection) => connection.send(to, conversation, k, stamp),
+        }
+    }
+
+    /// IM's WebSocket connection underneath; `None` on the other protocols.
+    pub fn into_im(self) -> Option<client::Connection> {
+        match self.link {
+            Link::Im(connection) => Some(connection),
+            Link::Xmpp(_) | Link::Relay(_) => None,
         }
     }
 

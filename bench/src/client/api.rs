@@ -10,6 +10,22 @@ pub struct Api {
     base: String,
 }
 
+/// What a login or a refresh gives.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Tokens {
+    fn of(answer: &Value) -> anyhow::Result<Self> {
+        Ok(Self {
+            access: string_field(answer, "access_token")?,
+            refresh: string_field(answer, "refresh_token")?,
+        })
+    }
+}
+
 /// The answer to a REST send.
 #[derive(Debug)]
 pub enum SendOutcome {
@@ -94,8 +110,8 @@ impl Api {
         string_field(&user, "id")
     }
 
-    /// Logs in; returns the access token.
-    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<String> {
+    /// Logs in; returns the session's tokens.
+    pub async fn login(&self, username: &str, password: &str) -> anyhow::Result<Tokens> {
         let login = self
             .post_ok(
                 "/api/v1/auth/login",
@@ -103,7 +119,19 @@ impl Api {
                 json!({"username": username, "password": password, "device_id": "im-bench"}),
             )
             .await?;
-        string_field(&login, "access_token")
+        Tokens::of(&login)
+    }
+
+    /// Trades a refresh token for a new pair (the old refresh token is spent).
+    pub async fn refresh(&self, refresh_token: &str) -> anyhow::Result<Tokens> {
+        let renewed = self
+            .post_ok(
+                "/api/v1/auth/refresh",
+                None,
+                json!({"refresh_token": refresh_token}),
+            )
+            .await?;
+        Tokens::of(&renewed)
     }
 
     /// `from` asks `to` to be friends, `to` accepts.

@@ -4,6 +4,7 @@
 
 use super::Stamp;
 use crate::clock::Clock;
+use crate::dial::{self, Dialer};
 use crate::metrics::{Acked, Inbox};
 use anyhow::Context as _;
 use futures::stream::{SplitSink, SplitStream};
@@ -12,14 +13,12 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = dial::WebSocket;
 
 /// Bound on an upgrade (TCP connect, HTTP upgrade, token check).
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(15);
@@ -53,29 +52,28 @@ pub struct Connection {
     closing: Arc<AtomicBool>,
     /// How long the upgrade took.
     pub handshake: Duration,
+    /// The socket's local address (its source address and port).
+    pub local_addr: Option<std::net::SocketAddr>,
 }
 
 impl Connection {
-    /// Opens the WebSocket of user `owner` at `url` (token in the query). With
-    /// `heartbeat`, the connection sends a `ping` frame at that interval (spread over
-    /// connections by owner) and records the round trips.
+    /// Opens the WebSocket of user `owner` at `url` (token in the query) through
+    /// `dialer`. With `heartbeat`, the connection sends a `ping` frame at that interval
+    /// (spread over connections by owner) and records the round trips.
     pub async fn open(
         url: String,
+        dialer: &Dialer,
         owner: usize,
         clock: Clock,
         live: Arc<Live>,
         heartbeat: Option<Duration>,
     ) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let (socket, _) = tokio::time::timeout(
-            HANDSHAKE_LIMIT,
-            tokio_tungstenite::connect_async(url.as_str()),
-        )
-        .await
-        .context("WebSocket handshake timed out")?
-        .context("WebSocket handshake")?;
+        let mut socket = tokio::time::timeout(HANDSHAKE_LIMIT, dialer.websocket(&url))
+            .await
+            .context("WebSocket handshake timed out")??;
         let handshake = started.elapsed();
-        let mut socket = socket;
+        let local_addr = dial::local_addr(&socket);
         ready(&mut socket).await?;
         let (sink, stream) = socket.split();
         let (outgoing, queue) = mpsc::unbounded_channel();
@@ -99,6 +97,7 @@ impl Connection {
             stop,
             closing,
             handshake,
+            local_addr,
         })
     }
 
@@ -110,6 +109,23 @@ impl Connection {
     /// Queues a text frame; `false` when the connection is gone.
     pub fn send(&self, text: String) -> bool {
         self.outgoing.send(Message::Text(text.into())).is_ok()
+    }
+
+    /// Waits, at most `limit`, for the server to end the connection, as a client
+    /// notices it: then its socket is released and what it received returned (with
+    /// why it ended in `disconnected`). Still open after `limit`: the connection back.
+    pub async fn ended(mut self, limit: Duration) -> Result<Inbox, Self> {
+        match tokio::time::timeout(limit, &mut self.reader).await {
+            Err(_) => Err(self),
+            Ok(joined) => {
+                self.writer.abort();
+                Ok(joined.unwrap_or_else(|error| {
+                    let mut inbox = Inbox::new(self.owner);
+                    inbox.disconnected = Some(format!("reader failed: {error}"));
+                    inbox
+                }))
+            }
+        }
     }
 
     /// Closes the connection and returns what it received.

@@ -8,6 +8,7 @@
 use super::frame::{self, Said};
 use crate::client::{CLOSE_LIMIT, Live, Stamp, finish_reader, pings, tick};
 use crate::clock::Clock;
+use crate::dial::{self, Dialer};
 use crate::metrics::{Acked, Inbox};
 use anyhow::Context as _;
 use futures::stream::{SplitSink, SplitStream};
@@ -15,14 +16,12 @@ use futures::{SinkExt as _, StreamExt as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Socket = dial::WebSocket;
 
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(15);
 
@@ -36,6 +35,8 @@ pub struct Connection {
     closing: Arc<AtomicBool>,
     /// How long the upgrade took.
     pub handshake: Duration,
+    /// The socket's local address (its source address and port).
+    pub local_addr: Option<std::net::SocketAddr>,
 }
 
 enum Outbound {
@@ -47,6 +48,7 @@ impl Connection {
     /// Connects user `me` (account `owner`) to the relay at `base` (`ws://host:port`).
     pub async fn open(
         base: &str,
+        dialer: &Dialer,
         me: &str,
         owner: usize,
         clock: Clock,
@@ -55,12 +57,11 @@ impl Connection {
     ) -> anyhow::Result<Self> {
         let started = Instant::now();
         let url = format!("{}/u/{me}", base.trim_end_matches('/'));
-        let (mut socket, _) =
-            tokio::time::timeout(HANDSHAKE_LIMIT, tokio_tungstenite::connect_async(url))
-                .await
-                .context("WebSocket handshake timed out")?
-                .context("WebSocket handshake")?;
+        let mut socket = tokio::time::timeout(HANDSHAKE_LIMIT, dialer.websocket(&url))
+            .await
+            .context("WebSocket handshake timed out")??;
         let handshake = started.elapsed();
+        let local_addr = dial::local_addr(&socket);
         ready(&mut socket, me).await?;
         let (sink, stream) = socket.split();
         let (outgoing, queue) = mpsc::unbounded_channel();
@@ -84,6 +85,7 @@ impl Connection {
             stop,
             closing,
             handshake,
+            local_addr,
         })
     }
 

@@ -30,6 +30,7 @@ pub(super) async fn run(bench: &Bench, args: &IdleArgs) -> anyhow::Result<Outcom
         handshakes.record_us(u64::try_from(connection.handshake.as_micros()).unwrap_or(u64::MAX));
     }
     let connected = bench.sample();
+    let sources = super::by_source(connections.iter().map(|c| c.local_addr));
     let holding = Instant::now();
     tokio::time::sleep(args.duration).await;
     let after = bench.sample();
@@ -52,7 +53,9 @@ pub(super) async fn run(bench: &Bench, args: &IdleArgs) -> anyhow::Result<Outcom
     let usage = bench.usage(connected, after, held, 0);
     let mut server = usage.server;
     if let (Some(server), Some(baseline)) = (server.as_mut(), baseline.server) {
-        server.rss_before_kib = baseline.rss_kib; // the baseline before any connection
+        // the baseline before any connection
+        server.rss_before_kib = baseline.rss_kib;
+        server.open_files_before = baseline.open_files;
     }
     let mut step = Step {
         label: format!("{} idle", args.users),
@@ -70,14 +73,21 @@ pub(super) async fn run(bench: &Bench, args: &IdleArgs) -> anyhow::Result<Outcom
     };
     step.add_latency("handshake", &handshakes);
     step.add_latency("ping", &pings);
-    let summary = BTreeMap::from([(
-        "connect_phase_s".to_owned(),
-        serde_json::json!(connect_time.as_secs_f64()),
-    )]);
+    let summary = BTreeMap::from([
+        (
+            "connect_phase_s".to_owned(),
+            serde_json::json!(connect_time.as_secs_f64()),
+        ),
+        (
+            "connections_by_source".to_owned(),
+            serde_json::json!(sources),
+        ),
+    ]);
     let params = serde_json::json!({
         "users": args.users,
         "duration_s": args.duration.as_secs_f64(),
         "heartbeat_s": args.heartbeat.as_secs_f64(),
+        "source_addrs": bench.service.dialer().sources(),
     });
     Ok((
         "m1",

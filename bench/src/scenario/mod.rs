@@ -3,6 +3,7 @@
 mod direct;
 mod fanout;
 mod idle;
+mod restart;
 mod storage;
 mod storm;
 mod traffic;
@@ -10,6 +11,7 @@ mod traffic;
 use crate::cli::{Cli, Protocol, Scenario};
 use crate::client::{Api, Live};
 use crate::clock::Clock;
+use crate::dial::Dialer;
 use crate::metrics::Inbox;
 use crate::population::{self, Account, Conversation};
 use crate::procstat::{ProcWatch, ServerUsage, Snapshot};
@@ -19,11 +21,13 @@ use crate::service::Service;
 use crate::session::Session;
 use futures::{StreamExt as _, stream};
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs the scenario the command line names against `target`.
-pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
+/// Runs the scenario the command line names against `target` (M2 with `--restart`
+/// restarts it).
+pub async fn run(cli: &Cli, target: &mut Target) -> anyhow::Result<Report> {
     let one_to_one = matches!(cli.scenario, Scenario::M1(_) | Scenario::M3(_));
     if target.protocol != Protocol::Im && !one_to_one {
         anyhow::bail!(
@@ -31,9 +35,11 @@ pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
             target.protocol.name()
         );
     }
+    let dialer = Arc::new(Dialer::new(cli.source_addrs.as_ref()));
+    dialer.check_reaches(&target.base).await?;
     let bench = Bench {
         api: Api::new(&target.base)?,
-        service: Service::new(target, &cli.server),
+        service: Service::new(target, &cli.server, dialer),
         clock: Clock::new(),
         watch: ProcWatch::new(target.pids.clone()),
         database: ProcWatch::new(cli.server.database_pids.clone()),
@@ -44,7 +50,7 @@ pub async fn run(cli: &Cli, target: &Target) -> anyhow::Result<Report> {
     };
     let (scenario, title, params, steps, summary) = match &cli.scenario {
         Scenario::M1(args) => idle::run(&bench, args).await?,
-        Scenario::M2(args) => storm::run(&bench, args).await?,
+        Scenario::M2(args) => storm::run(&bench, args, target).await?,
         Scenario::M3(args) => direct::run(&bench, args).await?,
         Scenario::M4(args) => fanout::run(&bench, args).await?,
         Scenario::M5(args) => storage::run(&bench, args).await?,
@@ -213,6 +219,19 @@ fn failure_label(error: &anyhow::Error) -> String {
         .join(": ");
     label.truncate(80);
     label
+}
+
+/// How many connections were bound to each source address (`unknown` where the
+/// socket's address could not be read).
+pub(crate) fn by_source(
+    local_addrs: impl IntoIterator<Item = Option<SocketAddr>>,
+) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for addr in local_addrs {
+        let source = addr.map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+        *counts.entry(source).or_default() += 1;
+    }
+    counts
 }
 
 /// Merges error counts.

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt as _, BufReader, BufWriter};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -43,6 +42,8 @@ pub struct Connection {
     shared: Arc<Shared>,
     /// How long the login took.
     pub handshake: Duration,
+    /// The socket's local address (its source address and port).
+    pub local_addr: Option<std::net::SocketAddr>,
 }
 
 enum Outbound {
@@ -94,6 +95,7 @@ impl Connection {
                 .await
                 .context("XMPP login timed out")??;
         let handshake = started.elapsed();
+        let local_addr = socket.get_ref().local_addr().ok();
         let shared = Arc::new(Shared {
             clock,
             live,
@@ -128,6 +130,7 @@ impl Connection {
             stop,
             shared,
             handshake,
+            local_addr,
         })
     }
 
@@ -162,9 +165,7 @@ impl Connection {
 /// stream management. Presence goes before `<enable/>`, whose answer then also means
 /// the server has made the session available (it handles a stream in order).
 async fn login(server: &Endpoint, user: &str, password: &str) -> anyhow::Result<(Reader, Writer)> {
-    let socket = TcpStream::connect(&server.addr)
-        .await
-        .with_context(|| format!("connect to {}", server.addr))?;
+    let socket = server.dialer.connect(&server.addr).await?;
     socket.set_nodelay(true).context("set TCP_NODELAY")?;
     let (read, write) = socket.into_split();
     let mut stanzas = StanzaReader::new(BufReader::new(read));

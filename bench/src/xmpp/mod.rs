@@ -10,10 +10,12 @@ pub mod stanza;
 
 pub use connection::Connection;
 
-/// Where the XMPP server listens and which domain it serves.
+/// Where the XMPP server listens, which domain it serves, and how to reach it.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     /// `host:port` of the c2s listener.
     pub addr: String,
     pub domain: String,
+    /// Where client sockets come from.
+    pub dialer: std::sync::Arc<crate::dial::Dialer>,
 }

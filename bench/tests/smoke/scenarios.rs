@@ -46,6 +46,142 @@ async fn m1_holds_idle_connections_and_measures_their_memory() {
     assert!(step.server.as_ref().is_some_and(|s| s.rss_after_kib > 0));
 }
 
+/// Two source addresses (127.0.0.2 works on Linux loopback without setup): the sockets
+/// are bound to each in turn, and the server holds a file for each connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m1_spreads_connections_over_source_addresses() {
+    let report = bench(&[
+        "m1",
+        "--users",
+        "6",
+        "--duration",
+        "1s",
+        "--heartbeat",
+        "300ms",
+        "--source-addrs",
+        "127.0.0.1-127.0.0.2",
+    ])
+    .await;
+    let step = &report.steps[0];
+    assert_eq!(step.connections, 6, "{step:#?}");
+    assert!(step.errors.is_empty() && step.disconnects == 0, "{step:#?}");
+    assert!(step.latency["ping"].count >= 6 * 2, "{step:#?}");
+    assert_eq!(
+        report.summary["connections_by_source"],
+        serde_json::json!({"127.0.0.1": 3, "127.0.0.2": 3}),
+        "{:#?}",
+        report.summary
+    );
+    assert_eq!(
+        report.params["source_addrs"],
+        serde_json::json!(["127.0.0.1", "127.0.0.2"])
+    );
+    let server = step.server.as_ref().expect("the spawned server is sampled");
+    let (before, after) = (
+        server.open_files_before.unwrap(),
+        server.open_files_after.unwrap(),
+    );
+    assert!(after >= before + 6, "{server:?}");
+    assert!(server.open_files_limit.is_none_or(|limit| limit > after));
+}
+
+/// The server is restarted under five clients; every one notices, comes back with the
+/// token it had (the signing keys live in the data directory, which the restart
+/// keeps), and is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m2_clients_reconnect_after_a_restart() {
+    let report = bench(&[
+        "m2",
+        "--users",
+        "5",
+        "--concurrency",
+        "4",
+        "--restart",
+        "--reconnect-limit",
+        "40s",
+        "--source-addrs",
+        "127.0.0.1,127.0.0.2",
+    ])
+    .await;
+    assert_eq!(report.steps.len(), 2, "{report:#?}");
+    let (storm, restart) = (&report.steps[0], &report.steps[1]);
+    assert_eq!((storm.acked, storm.connections), (5, 5), "{storm:#?}");
+    assert_eq!(
+        (restart.sent, restart.acked, restart.connections),
+        (5, 5, 5),
+        "{restart:#?}"
+    );
+    assert_eq!(restart.disconnects, 5, "every client noticed: {restart:#?}");
+    for name in [
+        "handshake",
+        "reconnect",
+        "restart_to_reconnect",
+        "close_noticed",
+    ] {
+        assert_eq!(restart.latency[name].count, 5, "{name}: {restart:#?}");
+    }
+    // Tries fail only while the server is away (refused, or cut during its stop).
+    for reason in restart.errors.keys() {
+        assert!(
+            !["gave up", "never disconnected", "HTTP 401"].contains(&reason.as_str()),
+            "{restart:#?}"
+        );
+    }
+    assert!(
+        restart.throughput_per_s.is_some_and(|r| r > 0.0),
+        "{restart:#?}"
+    );
+    let summary = &report.summary;
+    assert_eq!(summary["reconnected"], 5, "{summary:#?}");
+    assert_eq!(
+        summary["reconnect_tokens"],
+        serde_json::json!({"kept": 5}),
+        "{summary:#?}"
+    );
+    assert!(summary["reconnect_tries"].as_u64().unwrap() >= 5);
+    let all_back = summary["restart_to_all_reconnected_s"].as_f64().unwrap();
+    let stop_and_start =
+        summary["restart_stop_s"].as_f64().unwrap() + summary["restart_start_s"].as_f64().unwrap();
+    assert!(all_back > 0.0 && all_back < 40.0, "{summary:#?}");
+    assert!(
+        summary["ready_to_all_reconnected_s"].as_f64().unwrap() <= all_back,
+        "{summary:#?}"
+    );
+    assert!(stop_and_start < all_back + 1.0, "{summary:#?}");
+    let reconnected_from: u64 = summary["reconnections_by_source"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(source, n)| {
+            assert!(["127.0.0.1", "127.0.0.2"].contains(&source.as_str()));
+            n.as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(reconnected_from, 5);
+    // the new server is sampled, not the stopped one
+    let (old, new) = (
+        storm.server.as_ref().unwrap(),
+        restart.server.as_ref().unwrap(),
+    );
+    assert_ne!(old.pids, new.pids);
+    assert!(new.peak_rss_kib > 0);
+}
+
+/// Only a server the run started can be restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn m2_restart_refuses_a_server_it_did_not_start() {
+    let cli = <im_bench::Cli as clap::Parser>::try_parse_from([
+        "im-bench",
+        "m2",
+        "--restart",
+        "--target",
+        "http://127.0.0.1:9",
+    ])
+    .unwrap();
+    let error = im_bench::run(cli).await.unwrap_err();
+    assert!(format!("{error:#}").contains("--spawn"), "{error:#}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn m2_counts_every_handshake() {
     let report = bench(&["m2", "--users", "8", "--concurrency", "4"]).await;
