@@ -8,13 +8,19 @@ use im_runtime::registry::Instance;
 use im_runtime::{Config, ServiceContext, ServiceName, Shutdown, grpc, http, metrics};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 /// Internal gRPC listeners default to a free loopback port, so two all-in-one
 /// instances can run side by side.
 const EPHEMERAL_LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+/// Connections the kernel may hold for each listener until they are accepted (it caps
+/// this at `net.core.somaxconn`). Tokio's default of 1,024 is too few when thousands of
+/// clients come back at once after a restart: the rest of their SYNs are dropped, and
+/// each retries only after 1, 3, 7 s.
+const LISTEN_BACKLOG: u32 = 8192;
 
 type Task = anyhow::Result<()>;
 
@@ -167,9 +173,20 @@ fn flatten(joined: Result<Task, tokio::task::JoinError>) -> Task {
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot bind {what} listener on {addr}"))
+    listen(addr).with_context(|| format!("cannot bind {what} listener on {addr}"))
+}
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and, as tokio's own
+/// `bind`, SO_REUSEADDR, so a restart can take the port back from sockets in TIME_WAIT).
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The address others should dial: a wildcard bind is reachable on loopback here.
@@ -178,5 +195,40 @@ fn advertised(local: SocketAddr) -> SocketAddr {
         SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
     } else {
         local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Clients that connect faster than the server accepts wait in the kernel's queue
+    /// rather than having their SYNs dropped, up to far more than tokio's 1,024.
+    #[tokio::test]
+    async fn the_listen_queue_holds_a_crowd_of_reconnecting_clients() {
+        const CROWD: u32 = 1_500;
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            somaxconn > CROWD,
+            "net.core.somaxconn is {somaxconn}: this test needs more than {CROWD}"
+        );
+        let listener = bind(EPHEMERAL_LOOPBACK, "test").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // nothing accepts: every connection must complete into the queue
+        let mut clients = Vec::new();
+        for _ in 0..CROWD {
+            let connecting = tokio::net::TcpStream::connect(addr);
+            let client = tokio::time::timeout(Duration::from_secs(3), connecting)
+                .await
+                .expect("connected while the server accepted nothing")
+                .unwrap();
+            clients.push(client);
+        }
+        assert_eq!(clients.len(), CROWD as usize);
+        drop(listener);
     }
 }
