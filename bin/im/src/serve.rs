@@ -80,13 +80,9 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
         Some(gateway) => {
             let listener = bind(config.http.addr, "the gateway's HTTP").await?;
             let local = listener.local_addr()?;
-            let router = gateway.router(health.clone());
-            let stop = shutdown.clone();
-            tasks.spawn(async move {
-                http::serve(router, listener, stop)
-                    .await
-                    .context("gateway HTTP server")
-            });
+            // Closes the WebSockets (1012) on shutdown, before the drain below ends.
+            let serving = gateway.serve(listener, health.clone(), shutdown.clone());
+            tasks.spawn(async move { serving.await.context("gateway HTTP server") });
             Some(local)
         }
         None => None,

@@ -23,10 +23,11 @@ use identity::Identity;
 use im_contracts::v1::push_server::PushServer;
 use im_runtime::grpc::{Clients, DownstreamCheck};
 use im_runtime::health::{Health, KvCheck, ReadinessCheck};
-use im_runtime::{Service, ServiceContext, ServiceName};
+use im_runtime::{Service, ServiceContext, ServiceName, Shutdown};
 use std::sync::Arc;
 use std::time::Duration;
 use throttle::{EdgeLimits, InFlight};
+use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 pub use auth::Revocation;
@@ -72,6 +73,27 @@ impl PublicHttp {
     /// `/healthz` and `/readyz` of the public port as well as on the admin listener.
     pub fn router(&self, health: Health) -> axum::Router {
         http::router(self.state.clone(), health)
+    }
+
+    /// Serves [`Self::router`] on `listener` until `shutdown` fires. Then, while the
+    /// server stops accepting and lets in-flight requests finish, every WebSocket is
+    /// closed with 1012 (service restart); the future ends once both are done, the
+    /// sockets' close bounded by a few seconds. Upgraded sockets are not the server's
+    /// connections any more: it would not wait for them.
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        health: Health,
+        shutdown: Shutdown,
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        let serving = im_runtime::http::serve(self.router(health), listener, shutdown.clone());
+        let live = self.state.live.clone();
+        let closing = async move {
+            shutdown.wait().await;
+            live.stop().await;
+            Ok(())
+        };
+        async move { tokio::try_join!(serving, closing).map(|_| ()) }
     }
 
     /// The revocation feed: sessions revoked and users banned from now on, whose open

@@ -1,4 +1,7 @@
+use crate::api::Api;
+use crate::people::user;
 use crate::process::{ImProcess, eventually, get_json, grpc_health};
+use crate::ws::Client;
 use im_runtime::ServiceName;
 use std::time::Duration;
 
@@ -110,4 +113,37 @@ async fn the_public_port_answers_errors_in_json() {
     assert!(response.headers().contains_key("x-request-id"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn sigterm_closes_websockets_with_service_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let im = ImProcess::start(dir.path(), |_| {});
+    let api = Api::new(&im);
+    let base = im.http_url("");
+    let mut clients = Vec::new();
+    for name in ["alice", "bob"] {
+        let person = user(&api, name, "phone").await;
+        let mut client = Client::connect(&base, &person.token).await;
+        client.request("ping", serde_json::json!({})).await;
+        clients.push(client);
+    }
+
+    let started = std::time::Instant::now();
+    let stopping = tokio::task::spawn_blocking(move || im.terminate());
+    for client in &mut clients {
+        let close = client.close_frame(Duration::from_secs(5)).await;
+        assert_eq!(
+            close,
+            Some((1012, "server restarting".to_owned())),
+            "a close frame, not a reset"
+        );
+    }
+    let (status, logs) = stopping.await.unwrap();
+    assert!(status.success(), "exit status {status:?}; logs: {logs:#?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "stopped in {:?}",
+        started.elapsed()
+    );
 }

@@ -55,6 +55,27 @@ impl Client {
         }
     }
 
+    /// Reads until the socket ends, within `limit`: the server's close code and reason,
+    /// or `None` when it just ended (reset, or nothing in time).
+    #[allow(dead_code)] // the cluster suite's client does not use it
+    pub async fn close_frame(&mut self, limit: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.socket.next()).await;
+            match next {
+                Ok(Some(Ok(Frame::Close(close)))) => {
+                    self.closed = true;
+                    return close.map(|close| (u16::from(close.code), close.reason.to_string()));
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) | Err(_) => {
+                    self.closed = true;
+                    return None;
+                }
+            }
+        }
+    }
+
     /// Whether the server closed the socket (or the connection broke).
     #[allow(dead_code)] // the cluster suite's
     pub fn is_closed(&self) -> bool {

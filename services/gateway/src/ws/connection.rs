@@ -13,6 +13,7 @@ use super::hub::Holder;
 use super::outbound::{self, Close, Next, Outbound, Queued, code};
 use super::rate_limit::{FrameLimiter, Verdict};
 use super::revocation;
+use super::shutdown;
 use super::upgrade::{AuthData, admit, check_device_id};
 use crate::auth::{Auth, Principal};
 use crate::http::ApiError;
@@ -82,6 +83,7 @@ pub fn serve(
     auth: Arc<Auth>,
     live: Arc<Live>,
 ) -> impl Future<Output = ()> + Send + 'static {
+    let open = live.sockets.open();
     let (sink, mut stream) = socket.split();
     let (outbound, queued) = outbound::channel();
     let activity = Arc::new(Activity::new());
@@ -89,12 +91,22 @@ pub fn serve(
     let writer =
         tokio::spawn(write(sink, queued, activity.clone(), ended.clone()).in_current_span());
     async move {
+        // Counted until the writer is done, the close frame written.
+        let _open = open;
         let admitted = match admitted {
             Some(principal) => Some((principal, device_id)),
             None => {
                 let authenticating =
                     authenticate(&mut stream, &outbound, &auth, device_id, &activity, &ended);
-                Box::pin(authenticating).await
+                // Registered sockets are closed through the hub; this one is not there yet.
+                tokio::select! {
+                    biased;
+                    () = live.sockets.stopping() => {
+                        outbound.close(shutdown::restarting());
+                        None
+                    }
+                    admitted = Box::pin(authenticating) => admitted,
+                }
             }
         };
         if let Some((principal, device_id)) = admitted {

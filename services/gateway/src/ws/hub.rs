@@ -1,6 +1,7 @@
 //! The live connections of this node: which sockets each session holds, which sessions
 //! each user has, and whose presence each socket watches. Frames reach sockets through
-//! here (the Push RPC, presence changes), and so do closes (revocations).
+//! here (the Push RPC, presence changes), and so do closes (revocations, the node
+//! stopping).
 //!
 //! A session is reported to presence once per node, however many sockets it holds: when
 //! its first socket registers and when its last one leaves.
@@ -40,6 +41,8 @@ struct Registry {
     users: HashMap<String, HashSet<String>>,
     /// Watched user id → the connections watching them.
     watchers: HashMap<String, HashSet<ConnectionId>>,
+    /// Set once every connection was closed: those registering later are closed alike.
+    closed: Option<Close>,
 }
 
 /// The outcome of one pushed frame.
@@ -100,10 +103,16 @@ impl Hub {
     }
 
     /// Adds a connection; true when it is the first of its session, which the caller
-    /// then announces to presence (awaited, before serving the socket's frames).
+    /// then announces to presence (awaited, before serving the socket's frames). After
+    /// [`Self::close_all`], the connection is closed as the others were.
     pub fn register(&self, holder: Holder, outbound: Outbound) -> (ConnectionId, bool) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut registry = self.write();
+        // Under the lock: a connection registers either before `close_all` looks, or
+        // after it left its close here.
+        if let Some(close) = &registry.closed {
+            outbound.close(close.clone());
+        }
         let sockets = registry
             .sessions
             .entry(holder.session_id.clone())
@@ -254,6 +263,25 @@ impl Hub {
             .filter(|entry| refused(&entry.holder))
             .map(|entry| entry.outbound.clone())
             .collect();
+        let closed = outbounds
+            .iter()
+            .filter(|outbound| outbound.close(close.clone()))
+            .count();
+        u32::try_from(closed).unwrap_or(u32::MAX)
+    }
+
+    /// Closes every connection with `close`, and every one registered from now on (the
+    /// node is stopping); how many were open.
+    pub fn close_all(&self, close: &Close) -> u32 {
+        let outbounds: Vec<Outbound> = {
+            let mut registry = self.write();
+            registry.closed = Some(close.clone());
+            registry
+                .connections
+                .values()
+                .map(|entry| entry.outbound.clone())
+                .collect()
+        };
         let closed = outbounds
             .iter()
             .filter(|outbound| outbound.close(close.clone()))
@@ -422,6 +450,32 @@ mod tests {
             hub.close(&["b-s1".into()], &[], &close),
             0,
             "already closing"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_all_closes_every_connection_and_those_registering_later() {
+        let (hub, _changes) = hub();
+        let (_, a) = connect(&hub, "a", "a-s1");
+        let (_, b) = connect(&hub, "b", "b-s1");
+        let (_, revoked) = connect(&hub, "c", "c-s1");
+        let revocation = Close::new(code::REVOKED, "revoked");
+        assert_eq!(hub.close(&["c-s1".into()], &[], &revocation), 1);
+        let restart = Close::new(code::SERVICE_RESTART, "server restarting");
+
+        assert_eq!(
+            hub.close_all(&restart),
+            2,
+            "the revoked one was closing already"
+        );
+        assert_eq!(a.close(), Some(restart.clone()));
+        assert_eq!(b.close(), Some(restart.clone()));
+        assert_eq!(revoked.close(), Some(revocation), "the first close wins");
+        let (_, late) = connect(&hub, "d", "d-s1");
+        assert_eq!(
+            late.close(),
+            Some(restart),
+            "a connection registering after is closed too"
         );
     }
 

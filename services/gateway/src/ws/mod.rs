@@ -9,7 +9,8 @@
 //!   format; [`handlers`]: what each client frame does; [`rate_limit`]: frames per
 //!   connection;
 //! - [`hub`]: the connections of this node; [`push`]: the Push service;
-//! - [`presence_report`], [`presence_feed`], [`revocation`]: background work.
+//! - [`presence_report`], [`presence_feed`], [`revocation`]: background work;
+//!   [`shutdown`]: closing every socket when the node stops.
 
 mod connection;
 mod frames;
@@ -21,6 +22,7 @@ mod presence_report;
 mod push;
 mod rate_limit;
 mod revocation;
+mod shutdown;
 mod upgrade;
 
 pub use hub::Hub;
@@ -47,6 +49,8 @@ pub const SLOW_CONSUMERS_METRIC: &str = "im_gateway_ws_slow_consumers_total";
 /// What every connection shares: this node's hub and the services frames call.
 pub struct Live {
     pub hub: Arc<Hub>,
+    /// Every socket from its upgrade on, authenticated or not: what stopping waits for.
+    pub sockets: Arc<shutdown::OpenSockets>,
     /// The quotas of frames and of sending messages.
     pub limits: Arc<EdgeLimits>,
     pub message: Message,
@@ -76,6 +80,7 @@ pub fn start(
     ];
     let live = Live {
         hub,
+        sockets: Arc::default(),
         limits,
         message: Message::new(clients.clone()),
         presence,

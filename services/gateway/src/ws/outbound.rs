@@ -32,6 +32,9 @@ pub mod code {
     pub const POLICY_VIOLATION: u16 = 1008;
     /// A frame over the size limit.
     pub const TOO_LARGE: u16 = 1009;
+    /// The node is stopping (a restart, a deploy, scaling in): reconnect with backoff,
+    /// then sync.
+    pub const SERVICE_RESTART: u16 = 1012;
     /// The client does not read fast enough: try again later (and sync).
     pub const SLOW_CONSUMER: u16 = 1013;
     /// No frame nor pong for too long.

@@ -28,6 +28,7 @@ mod ws_client;
 mod ws_frames;
 mod ws_presence;
 mod ws_push;
+mod ws_shutdown;
 
 use fake_conversation::ConversationState;
 use fake_identity::{FakeState, RunningFake};
@@ -159,11 +160,11 @@ pub async fn spawn_gateway_on(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = Shutdown::new();
-    tokio::spawn(im_runtime::http::serve(
-        router.clone(),
-        listener,
-        shutdown.clone(),
-    ));
+    tokio::spawn(
+        gateway
+            .http
+            .serve(listener, Health::default(), shutdown.clone()),
+    );
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let push = format!("http://{}", grpc.local_addr().unwrap());
     tokio::spawn(im_runtime::grpc::serve(
@@ -220,6 +221,11 @@ fn uuid_like() -> String {
 }
 
 impl TestApp {
+    /// Stops the gateway, as SIGTERM stops `im serve`.
+    pub fn stop(&self) {
+        self.shutdown.trigger();
+    }
+
     pub fn key(&self) -> SigningKey {
         self.identity.signing_key()
     }
