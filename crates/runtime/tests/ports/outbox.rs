@@ -66,21 +66,43 @@ async fn commit(db: &DatabaseConnection, key: &str, payloads: &[String]) {
     }
 }
 
-/// A bus that takes a different while to accept each record, so records published at
-/// the same time are accepted out of their order.
-struct Uneven {
+/// What a test bus does with the `call`-th record before handing it on.
+enum Intercept {
+    Pass,
+    Delay(Duration),
+    Refuse,
+}
+
+/// A bus in front of a [`im_testkit::SwitchableBus`] that delays or refuses records.
+struct Intercepting<F> {
     inner: Arc<im_testkit::SwitchableBus>,
     calls: std::sync::atomic::AtomicU64,
+    intercept: F,
+}
+
+impl<F: Fn(u64, &Record) -> Intercept + Send + Sync> Intercepting<F> {
+    fn new(inner: Arc<im_testkit::SwitchableBus>, intercept: F) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            calls: 0.into(),
+            intercept,
+        })
+    }
 }
 
 #[async_trait::async_trait]
-impl Bus for Uneven {
+impl<F: Fn(u64, &Record) -> Intercept + Send + Sync> Bus for Intercepting<F> {
     async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
         let call = self
             .calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        // 0–3 ms, in a pattern that does not follow the publish order
-        tokio::time::sleep(Duration::from_micros((call * 7_919) % 4_000)).await;
+        match (self.intercept)(call, &record) {
+            Intercept::Pass => {}
+            Intercept::Delay(delay) => tokio::time::sleep(delay).await,
+            Intercept::Refuse => {
+                return Err(BusError::Unavailable(format!("{} is refused", record.key)));
+            }
+        }
         self.inner.publish(topic, record).await
     }
 
@@ -109,35 +131,6 @@ async fn rows(db: &DatabaseConnection) -> i64 {
     .unwrap()
     .try_get::<i64>("", "n")
     .unwrap()
-}
-
-/// A bus that refuses every record of one key.
-struct Refusing {
-    inner: Arc<im_testkit::SwitchableBus>,
-    key: String,
-}
-
-#[async_trait::async_trait]
-impl Bus for Refusing {
-    async fn publish(&self, topic: &str, record: Record) -> Result<(), BusError> {
-        if record.key == self.key {
-            return Err(BusError::Unavailable(format!("{} is refused", self.key)));
-        }
-        self.inner.publish(topic, record).await
-    }
-
-    async fn subscribe_from(
-        &self,
-        topic: &str,
-        group: &str,
-        start: StartAt,
-    ) -> Result<Box<dyn Subscription>, BusError> {
-        self.inner.subscribe_from(topic, group, start).await
-    }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        self.inner.ping().await
-    }
 }
 
 /// Reads `count` records, then asserts nothing else comes.
@@ -213,9 +206,10 @@ async fn contract(db: DatabaseConnection) {
 async fn keys_keep_their_order_in_batches(db: DatabaseConnection) {
     db::migrate::<Migrator>(&db).await.unwrap();
     let inner = Arc::new(im_testkit::SwitchableBus::default());
-    let bus = Arc::new(Uneven {
-        inner: inner.clone(),
-        calls: 0.into(),
+    // 0–3 ms per record, in a pattern that does not follow the publish order, so
+    // records published at the same time are accepted out of their order
+    let bus = Intercepting::new(inner.clone(), |call, _| {
+        Intercept::Delay(Duration::from_micros((call * 7_919) % 4_000))
     });
     let mut subscription = inner.subscribe(TOPIC, "test").await.unwrap();
     const KEYS: u32 = 12;
@@ -271,9 +265,12 @@ async fn a_partly_published_row_keeps_only_the_rest(db: DatabaseConnection) {
     txn.commit().await.unwrap();
     assert_eq!(rows(&db).await, 1);
 
-    let refusing = Arc::new(Refusing {
-        inner: inner.clone(),
-        key: "b".into(),
+    let refusing = Intercepting::new(inner.clone(), |_, record| {
+        if record.key == "b" {
+            Intercept::Refuse
+        } else {
+            Intercept::Pass
+        }
     });
     // the stopped relay's lease runs out soon, so the next one may take over
     let short_lease = RelaySettings {
@@ -304,68 +301,55 @@ async fn a_partly_published_row_keeps_only_the_rest(db: DatabaseConnection) {
     stop.cancel();
 }
 
+/// A fresh SQLite database in `dir`.
+async fn sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
+    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
+    db::connect(&url, &DatabaseConfig::default()).await.unwrap()
+}
+
+/// Runs `test` on a fresh MySQL database, dropped afterwards.
+async fn on_mysql<Fut: Future<Output = ()>>(test: impl FnOnce(DatabaseConnection) -> Fut) {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_outbox_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
+    test(db.clone()).await;
+    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_the_outbox_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    contract(db).await;
+    contract(sqlite(&dir).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_relay_keeps_each_keys_order_in_batches() {
     let dir = tempfile::tempdir().unwrap();
-    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    keys_keep_their_order_in_batches(db).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_relay_keeps_each_keys_order_in_batches() {
-    let Some(server) = im_testkit::mysql_server() else {
-        return;
-    };
-    let name = im_testkit::unique_name("im_outbox_test");
-    let url = SecretUrl::new(format!("{server}/{name}"));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    keys_keep_their_order_in_batches(db.clone()).await;
-    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
-        .await
-        .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_keeps_the_outbox_contract() {
-    let Some(server) = im_testkit::mysql_server() else {
-        return;
-    };
-    let name = im_testkit::unique_name("im_outbox_test");
-    let url = SecretUrl::new(format!("{server}/{name}"));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    contract(db.clone()).await;
-    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
-        .await
-        .unwrap();
+    keys_keep_their_order_in_batches(sqlite(&dir).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_relay_keeps_only_the_unpublished_rest_of_a_row() {
     let dir = tempfile::tempdir().unwrap();
-    let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    a_partly_published_row_keeps_only_the_rest(db).await;
+    a_partly_published_row_keeps_only_the_rest(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_keeps_the_outbox_contract() {
+    on_mysql(contract).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_keeps_each_keys_order_in_batches() {
+    on_mysql(keys_keep_their_order_in_batches).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_relay_keeps_only_the_unpublished_rest_of_a_row() {
-    let Some(server) = im_testkit::mysql_server() else {
-        return;
-    };
-    let name = im_testkit::unique_name("im_outbox_test");
-    let url = SecretUrl::new(format!("{server}/{name}"));
-    let db = db::connect(&url, &DatabaseConfig::default()).await.unwrap();
-    a_partly_published_row_keeps_only_the_rest(db.clone()).await;
-    db.execute_unprepared(&format!("DROP DATABASE `{name}`"))
-        .await
-        .unwrap();
+    on_mysql(a_partly_published_row_keeps_only_the_rest).await;
 }
