@@ -54,7 +54,7 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
             }
         };
         let addr = config.service(name).grpc_addr.unwrap_or(EPHEMERAL_LOOPBACK);
-        let listener = bind(addr, &format!("{name} gRPC")).await?;
+        let listener = bind(addr, &format!("{name} gRPC"))?;
         let local = listener.local_addr()?;
         health.add(name, service.checks.clone());
         let stop = shutdown.clone();
@@ -78,7 +78,7 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
 
     let http_addr = match &gateway {
         Some(gateway) => {
-            let listener = bind(config.http.addr, "the gateway's HTTP").await?;
+            let listener = bind(config.http.addr, "the gateway's HTTP")?;
             let local = listener.local_addr()?;
             // Closes the WebSockets (1012) on shutdown, before the drain below ends.
             let serving = gateway.serve(listener, health.clone(), shutdown.clone());
@@ -88,7 +88,7 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
         None => None,
     };
 
-    let admin = bind(config.admin.addr, "the admin").await?;
+    let admin = bind(config.admin.addr, "the admin")?;
     let admin_addr = admin.local_addr()?;
     let router = health::admin_router(health, metrics);
     let stop = shutdown.clone();
@@ -168,21 +168,20 @@ fn flatten(joined: Result<Task, tokio::task::JoinError>) -> Task {
         .and_then(|result| result)
 }
 
-async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    listen(addr).with_context(|| format!("cannot bind {what} listener on {addr}"))
-}
-
 /// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and, as tokio's own
 /// `bind`, SO_REUSEADDR, so a restart can take the port back from sockets in TIME_WAIT).
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let listening = || {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
     };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)
+    listening().with_context(|| format!("cannot bind {what} listener on {addr}"))
 }
 
 /// The address others should dial: a wildcard bind is reachable on loopback here.
@@ -212,7 +211,7 @@ mod tests {
             somaxconn > CROWD,
             "net.core.somaxconn is {somaxconn}: this test needs more than {CROWD}"
         );
-        let listener = bind(EPHEMERAL_LOOPBACK, "test").await.unwrap();
+        let listener = bind(EPHEMERAL_LOOPBACK, "test").unwrap();
         let addr = listener.local_addr().unwrap();
         // nothing accepts: every connection must complete into the queue
         let mut clients = Vec::new();

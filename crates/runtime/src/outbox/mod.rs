@@ -314,20 +314,23 @@ impl Relay {
                 Err(error) => failure = Some(error),
             }
         }
-        let mut sent = Vec::new();
-        for (id, row) in progress {
-            if row.published.len() == row.records {
-                sent.push(id);
-            } else if let Some(payload) = row.packed.filter(|_| !row.published.is_empty()) {
-                // Only what is left stays, so what went out does not go out again.
-                keep_unpublished(&self.db, id, &payload, &row.published).await?;
-            }
-        }
+        let (sent, partly): (Vec<_>, Vec<_>) = progress
+            .into_iter()
+            .filter(|(_, row)| !row.published.is_empty())
+            .partition(|(_, row)| row.published.len() == row.records);
+        let sent: Vec<i64> = sent.into_iter().map(|(id, _)| id).collect();
         for ids in shapes::padded(&sent, DELETES) {
             outbox::Entity::delete_many()
                 .filter(outbox::Column::Id.is_in(ids))
                 .exec(&self.db)
                 .await?;
+        }
+        // Of a packed row partly out, only what is left stays, so what went out does not
+        // go out again (rarer, and after the deletes, which matter more).
+        for (id, row) in partly {
+            if let Some(payload) = row.packed {
+                keep_unpublished(&self.db, id, &payload, &row.published).await?;
+            }
         }
         match failure {
             Some(error) => Err(error),

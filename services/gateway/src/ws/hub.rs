@@ -246,11 +246,7 @@ impl Hub {
                 .map(|entry| entry.outbound.clone())
                 .collect()
         };
-        let closed = outbounds
-            .iter()
-            .filter(|outbound| outbound.close(close.clone()))
-            .count();
-        u32::try_from(closed).unwrap_or(u32::MAX)
+        close_each(&outbounds, close)
     }
 
     /// Closes the connections whose holder `refused` picks (a revocation check after
@@ -263,11 +259,7 @@ impl Hub {
             .filter(|entry| refused(&entry.holder))
             .map(|entry| entry.outbound.clone())
             .collect();
-        let closed = outbounds
-            .iter()
-            .filter(|outbound| outbound.close(close.clone()))
-            .count();
-        u32::try_from(closed).unwrap_or(u32::MAX)
+        close_each(&outbounds, close)
     }
 
     /// Closes every connection with `close`, and every one registered from now on (the
@@ -282,11 +274,7 @@ impl Hub {
                 .map(|entry| entry.outbound.clone())
                 .collect()
         };
-        let closed = outbounds
-            .iter()
-            .filter(|outbound| outbound.close(close.clone()))
-            .count();
-        u32::try_from(closed).unwrap_or(u32::MAX)
+        close_each(&outbounds, close)
     }
 
     /// Makes `user_ids` the users whose presence changes connection `id` receives.
@@ -347,6 +335,15 @@ fn unwatch(registry: &mut Registry, id: ConnectionId, users: &[String]) {
             }
         }
     }
+}
+
+/// Closes each of `outbounds` with `close`; how many were open.
+fn close_each(outbounds: &[Outbound], close: &Close) -> u32 {
+    let closed = outbounds
+        .iter()
+        .filter(|outbound| outbound.close(close.clone()))
+        .count();
+    u32::try_from(closed).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
