@@ -8,6 +8,7 @@ use im_runtime::registry::Instance;
 use im_runtime::{Config, ServiceContext, ServiceName, Shutdown, grpc, http, metrics};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
@@ -21,6 +22,12 @@ const EPHEMERAL_LOOPBACK: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// clients come back at once after a restart: the rest of their SYNs are dropped, and
 /// each retries only after 1, 3, 7 s.
 const LISTEN_BACKLOG: u32 = 8192;
+
+/// How long the public port stays closed waiting for the gateway's access rules. Until
+/// they are loaded every authenticated request would answer 503; a closed port sends
+/// clients (back) to a load balancer's other nodes, or to their reconnect backoff.
+/// Past this, the port opens anyway and `/readyz` reports the rules missing.
+const RULES_WAIT: Duration = Duration::from_secs(10);
 
 type Task = anyhow::Result<()>;
 
@@ -39,7 +46,10 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
     let mut instances = Vec::new();
     let mut gateway = None;
 
-    for &name in &services {
+    // The gateway last: its first fetch of the access rules then finds identity.
+    let mut order = services.clone();
+    order.sort_by_key(|&name| name == ServiceName::Gateway);
+    for name in order {
         let span = tracing::info_span!("service", service = %name);
         let built = wiring::build(name, &ctx)
             .instrument(span.clone())
@@ -78,6 +88,15 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
 
     let http_addr = match &gateway {
         Some(gateway) => {
+            tokio::select! {
+                loaded = gateway.await_authorization(RULES_WAIT) => if !loaded {
+                    tracing::warn!(
+                        waited = ?RULES_WAIT,
+                        "the access rules are not loaded yet; opening the public port anyway"
+                    );
+                },
+                () = shutdown.wait() => {}
+            }
             let listener = bind(config.http.addr, "the gateway's HTTP")?;
             let local = listener.local_addr()?;
             // Closes the WebSockets (1012) on shutdown, before the drain below ends.
@@ -196,7 +215,6 @@ fn advertised(local: SocketAddr) -> SocketAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     /// Clients that connect faster than the server accepts wait in the kernel's queue
     /// rather than having their SYNs dropped, up to far more than tokio's 1,024.

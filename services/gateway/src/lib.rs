@@ -107,10 +107,12 @@ impl PublicHttp {
         self.state.live.hub.connections()
     }
 
-    /// Whether the access rules were loaded at least once; until then every
-    /// non-public request answers 503 `authorization_unavailable`.
-    pub fn authorization_loaded(&self) -> bool {
-        self.state.auth.authorizer.is_loaded()
+    /// Waits up to `within` for the access rules' first load; whether they are loaded.
+    /// Until then every non-public request answers 503 `authorization_unavailable`.
+    pub async fn await_authorization(&self, within: Duration) -> bool {
+        tokio::time::timeout(within, self.state.auth.authorizer.loaded())
+            .await
+            .is_ok()
     }
 }
 

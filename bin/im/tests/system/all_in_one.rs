@@ -1,6 +1,6 @@
 use crate::api::Api;
 use crate::people::user;
-use crate::process::{ImProcess, eventually, get_json, grpc_health};
+use crate::process::{ImProcess, eventually, get_json, grpc_health, im};
 use crate::ws::Client;
 use im_runtime::ServiceName;
 use std::time::Duration;
@@ -145,5 +145,47 @@ async fn sigterm_closes_websockets_with_service_restart() {
         started.elapsed() < Duration::from_secs(8),
         "stopped in {:?}",
         started.elapsed()
+    );
+}
+
+/// The public port opens only once the gateway can authorize requests, so a client that
+/// connects the moment it opens (one coming back after a restart) is not turned away
+/// with 503 `authorization_unavailable`.
+#[tokio::test]
+async fn the_public_port_opens_once_requests_can_be_authorized() {
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _im = KillOnDrop(
+        im(dir.path())
+            .args(["serve", "--http-addr", &http.to_string()])
+            .args(["--admin-addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while tokio::net::TcpStream::connect(http).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the public port did not open"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (_, body) = get_json(&format!("http://{http}/readyz")).await;
+    assert_eq!(
+        body["services"]["gateway"]["checks"]["access_rules"]["ok"], true,
+        "{body}"
     );
 }

@@ -6,6 +6,7 @@ use super::rules::AccessRules;
 use casbin::function_map::OperatorFunction;
 use casbin::{CoreApi, DefaultModel, Enforcer};
 use std::sync::{Arc, RwLock};
+use tokio::sync::Notify;
 
 /// The Prometheus counter of refused requests, by [`DenyReason::label`].
 pub const DENIED_METRIC: &str = "im_authz_denied_total";
@@ -44,6 +45,8 @@ impl DenyReason {
 #[derive(Default)]
 pub struct Authorizer {
     current: RwLock<Option<Arc<Enforcer>>>,
+    /// Woken on every install, for [`Self::loaded`].
+    installed: Notify,
 }
 
 impl Authorizer {
@@ -55,6 +58,17 @@ impl Authorizer {
     /// Whether rules were loaded at least once.
     pub fn is_loaded(&self) -> bool {
         self.enforcer().is_some()
+    }
+
+    /// Resolves once rules were loaded at least once (at once if they are).
+    pub async fn loaded(&self) {
+        loop {
+            let installed = self.installed.notified();
+            if self.is_loaded() {
+                return;
+            }
+            installed.await;
+        }
     }
 
     /// Builds an enforcer of [`im_access::MODEL`] from `rules` and puts it in force.
@@ -78,6 +92,7 @@ impl Authorizer {
             .replace(Arc::new(enforcer));
         // Dropped outside the lock: an enforcer's teardown joins its logger's thread.
         drop(replaced);
+        self.installed.notify_waiters();
         tracing::debug!(policies, assignments, links, "access rules in force");
         Ok(())
     }
@@ -153,5 +168,26 @@ mod tests {
         );
         assert!(regex_cache::is_cached("^(?:/api/v1/kept/[^/]+)$"));
         assert!(regex_cache::is_cached("^(?:PATCH)$"));
+    }
+
+    #[tokio::test]
+    async fn waiting_for_rules_ends_when_the_first_are_installed() {
+        let authorizer = Arc::new(Authorizer::new());
+        let waiting = tokio::spawn({
+            let authorizer = authorizer.clone();
+            async move { authorizer.loaded().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no rules were installed yet");
+
+        authorizer.install(AccessRules::default()).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("still waiting after the rules were installed")
+            .unwrap();
+        // Once loaded, waiting ends at once.
+        tokio::time::timeout(std::time::Duration::from_secs(5), authorizer.loaded())
+            .await
+            .expect("waited although rules are loaded");
     }
 }

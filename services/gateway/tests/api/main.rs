@@ -232,14 +232,12 @@ impl TestApp {
 
     /// Waits (bounded) until the gateway has loaded the access rules.
     pub async fn wait_for_access_rules(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !self.gateway.authorization_loaded() {
-            assert!(
-                Instant::now() < deadline,
-                "the access rules were not loaded"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(
+            self.gateway
+                .await_authorization(Duration::from_secs(5))
+                .await,
+            "the access rules were not loaded"
+        );
     }
 
     /// Another gateway node (its own `node_id`) beside this one: same bus, kv and
