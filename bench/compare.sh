@@ -208,7 +208,7 @@ start_im() {
         IM__GATEWAY__RATE_LIMITS__ENABLED=false \
         IM__DATABASE__URL="mysql://root@127.0.0.1:3306/${IM_DB_PREFIX}_{service}" \
         IM__LOG__FORMAT=json IM_LOG=warn \
-        MALLOC_MMAP_THRESHOLD_=131072 \
+        MALLOC_MMAP_THRESHOLD_=131072 MIMALLOC_PURGE_DELAY=0 \
         "$BIN_DIR/im" --data-dir "$OUT/im-data" serve --http-addr "$IM_HTTP" --admin-addr "$IM_ADMIN" \
         >>"$OUT/im-server.log" 2>&1 &
     server_pid=$!

@@ -288,12 +288,22 @@ async fn launch(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-        // glibc raises its mmap threshold after big frees, so the 19 MiB argon2 buffers
-        // of the setup's logins stay in the heap as free memory that connections later
-        // reuse: RSS deltas (M1's memory per connection) would read near zero. A fixed
-        // threshold returns such blocks to the kernel; smaller allocations are unchanged.
-        command.env("MALLOC_MMAP_THRESHOLD_", "131072");
+    // Freed memory returned to the kernel at once, so RSS deltas (M1's memory per
+    // connection) count what connections hold, not the setup's freed argon2 buffers
+    // (19 MiB each, one per login being hashed):
+    // - glibc raises its mmap threshold after big frees and keeps such blocks in the
+    //   heap, where connections later reuse them (deltas near zero); a fixed threshold
+    //   returns them, smaller allocations are unchanged;
+    // - mimalloc (im's default allocator) returns freed pages lazily, after a delay:
+    //   it then gives back the setup's buffers while connections open (deltas below
+    //   zero); a delay of 0 returns them when freed.
+    for (variable, value) in [
+        ("MALLOC_MMAP_THRESHOLD_", "131072"),
+        ("MIMALLOC_PURGE_DELAY", "0"),
+    ] {
+        if std::env::var_os(variable).is_none() {
+            command.env(variable, value);
+        }
     }
     if let Some(url) = &server.database_url {
         command.env("IM__DATABASE__URL", url);

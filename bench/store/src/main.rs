@@ -15,6 +15,11 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
+/// The service runs on the allocator `im` serves with (bin/im/src/main.rs).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// M5 on the message service alone: stored messages per second and commit latency.
 #[derive(Debug, Parser)]
 #[command(name = "im-bench-store")]
