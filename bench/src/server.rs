@@ -290,7 +290,7 @@ async fn launch(
         .kill_on_drop(true);
     // Freed memory returned to the kernel at once, so RSS deltas (M1's memory per
     // connection) count what connections hold, not the setup's freed argon2 buffers
-    // (19 MiB each, one per login being hashed):
+    // (19 MiB each, at most one per core at a time):
     // - glibc raises its mmap threshold after big frees and keeps such blocks in the
     //   heap, where connections later reuse them (deltas near zero); a fixed threshold
     //   returns them, smaller allocations are unchanged;

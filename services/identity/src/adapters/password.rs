@@ -1,7 +1,7 @@
 //! Password hashing with argon2id, on the blocking thread pool (each hash takes tens of
 //! milliseconds of CPU and, in production, 19 MiB of memory by design). At most one hash
-//! per core runs at a time: a login storm queues instead of holding hundreds of those
-//! buffers at once for no extra throughput.
+//! per core runs at a time: a login storm queues instead of holding one of those buffers
+//! per login in flight, for no extra throughput.
 
 use crate::domain::Password;
 use crate::ports::PasswordHasher;
