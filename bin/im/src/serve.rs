@@ -67,20 +67,24 @@ pub async fn run(config: Config, services: Vec<ServiceName>) -> anyhow::Result<(
         let listener = bind(addr, &format!("{name} gRPC"))?;
         let local = listener.local_addr()?;
         health.add(name, service.checks.clone());
-        let stop = shutdown.clone();
-        tasks.spawn(
-            async move {
-                grpc::serve(service, listener, stop)
-                    .await
-                    .with_context(|| format!("{name} gRPC server"))
-            }
-            .instrument(span),
-        );
         let instance = Instance {
             service: name,
             id: format!("{}/{name}", config.node_id),
             endpoint: format!("http://{}", advertised(local)),
         };
+        // The other services here call it in process; other processes over the socket.
+        let stack = grpc::ServiceStack::new(service).await;
+        infra.in_process.serve(&instance.endpoint, stack.local());
+        let stop = shutdown.clone();
+        tasks.spawn(
+            async move {
+                stack
+                    .serve(listener, stop)
+                    .await
+                    .with_context(|| format!("{name} gRPC server"))
+            }
+            .instrument(span),
+        );
         infra.registry.register(instance.clone()).await?;
         instances.push(instance);
         tracing::info!(service = %name, grpc_addr = %local, "serving gRPC");

@@ -3,6 +3,7 @@
 //! through the registry over [`ResilientChannel`]s.
 
 use crate::health::{ReadinessCheck, service_report};
+use crate::in_process::{InProcess, LocalService, Transport};
 use crate::metrics::GrpcMetricsLayer;
 use crate::registry::Registry;
 use crate::resilience::{
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
@@ -27,36 +29,79 @@ use tonic_health::server::HealthReporter;
 const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Serves `service` plus `grpc.health.v1.Health` on `listener` until `shutdown` fires,
-/// then drains in-flight calls. Health reports SERVING for the overall server ("") and
-/// for the service's gRPC name while its required readiness checks pass. Calls beyond
-/// the service's concurrency limit are refused at once ([`LoadShedLayer`]).
+/// then drains in-flight calls (see [`ServiceStack`]).
 pub async fn serve(
     service: Service,
     listener: TcpListener,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    // Known but not yet serving until the first readiness evaluation says otherwise.
-    for name in ["", service.name.grpc_service()] {
-        reporter
-            .set_service_status(name, ServingStatus::NotServing)
-            .await;
+    ServiceStack::new(service)
+        .await
+        .serve(listener, shutdown)
+        .await
+}
+
+/// A built service behind what every call to it passes through, whether it comes over
+/// a socket or from this process ([`crate::in_process`]): metrics, then load shedding
+/// (calls beyond the service's concurrency limit are refused at once,
+/// [`LoadShedLayer`]), then its routes with `grpc.health.v1.Health` beside them.
+/// Health reports SERVING for the overall server ("") and for the service's gRPC name
+/// while its required readiness checks pass.
+pub struct ServiceStack {
+    name: ServiceName,
+    checks: Vec<Arc<dyn ReadinessCheck>>,
+    routes: Routes,
+    shedding: LoadShedLayer,
+    reporter: HealthReporter,
+}
+
+impl ServiceStack {
+    pub async fn new(service: Service) -> Self {
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        // Known but not yet serving until the first readiness evaluation says otherwise.
+        for name in ["", service.name.grpc_service()] {
+            reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
+        }
+        Self {
+            name: service.name,
+            checks: service.checks,
+            routes: service.routes.add_service(health_service),
+            shedding: LoadShedLayer::new(service.name, &service.limits),
+            reporter,
+        }
     }
-    let watcher = tokio::spawn(watch_readiness(
-        service.name,
-        service.checks.clone(),
-        reporter,
-        shutdown.clone(),
-    ));
-    let routes = service.routes.add_service(health_service);
-    let served = Server::builder()
-        .layer(GrpcMetricsLayer)
-        .layer(LoadShedLayer::new(service.name, &service.limits))
-        .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming(listener), shutdown.signal())
-        .await;
-    watcher.abort();
-    Ok(served?)
+
+    /// The stack, to be called from this process: it shares the load-shedding limit
+    /// with the calls that come over the socket.
+    pub fn local(&self) -> LocalService {
+        LocalService::new(
+            tower::ServiceBuilder::new()
+                .layer(GrpcMetricsLayer)
+                .layer(self.shedding.clone())
+                .service(self.routes.clone()),
+        )
+    }
+
+    /// Serves the stack on `listener` until `shutdown` fires, then drains in-flight
+    /// calls.
+    pub async fn serve(self, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+        let watcher = tokio::spawn(watch_readiness(
+            self.name,
+            self.checks,
+            self.reporter,
+            shutdown.clone(),
+        ));
+        let served = Server::builder()
+            .layer(GrpcMetricsLayer)
+            .layer(self.shedding)
+            .add_routes(self.routes)
+            .serve_with_incoming_shutdown(incoming(listener), shutdown.signal())
+            .await;
+        watcher.abort();
+        Ok(served?)
+    }
 }
 
 /// The accepted connections of `listener`, without Nagle's delay (see
@@ -110,10 +155,13 @@ async fn watch_readiness(
 
 /// Channels to other services, found through the registry. A channel is reused until
 /// the set of live instances of its service changes; each service keeps one circuit
-/// breaker across such changes.
+/// breaker across such changes. An instance this process serves is called in process
+/// ([`crate::in_process`]), and then no other instance is: it needs no socket and
+/// adds no other node's load.
 #[derive(Clone)]
 pub struct Clients {
     registry: Arc<dyn Registry>,
+    in_process: InProcess,
     connect_timeout: Duration,
     resilience: Arc<ResilienceConfig>,
     cache: Arc<Mutex<HashMap<ServiceName, CachedChannel>>>,
@@ -133,13 +181,21 @@ pub enum ClientError {
 }
 
 impl Clients {
+    /// Clients that reach every service over sockets.
     pub fn new(registry: Arc<dyn Registry>, resilience: &ResilienceConfig) -> Self {
         Self {
             registry,
+            in_process: InProcess::default(),
             connect_timeout: Duration::from_secs(2),
             resilience: Arc::new(resilience.clone()),
             cache: Arc::default(),
         }
+    }
+
+    /// Calls the instances `in_process` serves without a socket.
+    pub fn with_in_process(mut self, in_process: InProcess) -> Self {
+        self.in_process = in_process;
+        self
     }
 
     /// A lazily connecting channel balanced over every live instance of `service`,
@@ -170,21 +226,26 @@ impl Clients {
                 &self.resilience.breaker,
             ),
         };
-        let endpoints = instances
-            .iter()
-            .map(|instance| {
-                Endpoint::from_shared(instance.endpoint.clone())
-                    .map(|e| e.connect_timeout(self.connect_timeout).tcp_nodelay(true))
-                    .map_err(|_| ClientError::Endpoint(instance.endpoint.clone()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let channel = ResilientChannel::new(
-            Channel::balance_list(endpoints.into_iter()),
-            breaker,
-            &self.resilience,
-        );
+        let transport = match addresses.iter().find_map(|a| self.in_process.get(a)) {
+            Some(local) => Transport::InProcess(local),
+            None => Transport::Socket(self.balanced(&addresses)?),
+        };
+        let channel = ResilientChannel::new(transport, breaker, &self.resilience);
         cache.insert(service, (addresses, channel.clone()));
         Ok(channel)
+    }
+
+    /// A channel balanced over `addresses`.
+    fn balanced(&self, addresses: &[String]) -> Result<Channel, ClientError> {
+        let endpoints = addresses
+            .iter()
+            .map(|address| {
+                Endpoint::from_shared(address.clone())
+                    .map(|e| e.connect_timeout(self.connect_timeout).tcp_nodelay(true))
+                    .map_err(|_| ClientError::Endpoint(address.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Channel::balance_list(endpoints.into_iter()))
     }
 }
 

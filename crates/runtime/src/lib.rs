@@ -12,6 +12,7 @@ pub mod errors;
 pub mod grpc;
 pub mod health;
 pub mod http;
+pub mod in_process;
 pub mod kv;
 pub mod limits;
 pub mod metrics;

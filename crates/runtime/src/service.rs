@@ -3,7 +3,9 @@
 
 use crate::bus::Bus;
 use crate::config::Config;
+use crate::grpc::Clients;
 use crate::health::{DatabaseCheck, ReadinessCheck};
+use crate::in_process::InProcess;
 use crate::kv::Kv;
 use crate::objects::ObjectStoreHandle;
 use crate::registry::Registry;
@@ -110,6 +112,8 @@ pub struct Infra {
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<dyn Registry>,
     pub objects: ObjectStoreHandle,
+    /// The services this process serves, for calls between them without a socket.
+    pub in_process: InProcess,
 }
 
 impl Infra {
@@ -135,6 +139,7 @@ impl Infra {
             bus,
             registry,
             objects,
+            in_process: InProcess::default(),
         })
     }
 }
@@ -164,6 +169,13 @@ impl ServiceContext {
             .await
             .with_context(|| format!("migrate the {service} database"))?;
         Ok(conn)
+    }
+
+    /// Clients of the other services, with the configured resilience; those this
+    /// process serves are called in process.
+    pub fn clients(&self) -> Clients {
+        Clients::new(self.infra.registry.clone(), &self.config.resilience)
+            .with_in_process(self.infra.in_process.clone())
     }
 
     /// An empty service named `name`, its server limits taken from the configuration.

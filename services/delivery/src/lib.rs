@@ -23,7 +23,7 @@ use adapters::grpc::DeliveryGrpc;
 use adapters::presence::GrpcPresence;
 use app::App;
 use im_contracts::v1::delivery_server::DeliveryServer;
-use im_runtime::grpc::{Clients, DownstreamCheck};
+use im_runtime::grpc::DownstreamCheck;
 use im_runtime::health::BusCheck;
 use im_runtime::{Service, ServiceContext, ServiceName};
 use std::sync::Arc;
@@ -52,12 +52,13 @@ pub async fn build_with_settings(
     ctx: &ServiceContext,
     settings: Settings,
 ) -> anyhow::Result<Service> {
-    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
+    let clients = ctx.clients();
     let app = Arc::new(App::<Production>::new(
         GrpcConversations::new(clients.clone(), settings.lookup_timeout),
         GrpcPresence::new(clients.clone(), settings.lookup_timeout),
         RegistryGateways::new(
             ctx.infra.registry.clone(),
+            ctx.infra.in_process.clone(),
             settings.push_timeout,
             &ctx.config.resilience,
         ),

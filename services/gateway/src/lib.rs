@@ -118,7 +118,7 @@ impl PublicHttp {
 
 /// Connects the gateway's adapters and returns it ready to serve.
 pub async fn build(ctx: &ServiceContext) -> anyhow::Result<Gateway> {
-    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
+    let clients = ctx.clients();
     let http = public_http(ctx, clients.clone())?;
     let rules = AccessRulesCheck(http.state.auth.authorizer.clone());
     let push = PushServer::new(ws::PushService::new(http.state.live.hub.clone()));

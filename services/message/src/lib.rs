@@ -32,7 +32,7 @@ use adapters::membership::ConversationMembership;
 use adapters::sql::{Migrator, SqlStore};
 use app::App;
 use im_contracts::v1::message_service_server::MessageServiceServer;
-use im_runtime::grpc::{Clients, DownstreamCheck};
+use im_runtime::grpc::DownstreamCheck;
 use im_runtime::health::BusCheck;
 use im_runtime::outbox::Relay;
 use im_runtime::{Service, ServiceContext, ServiceName};
@@ -74,7 +74,7 @@ pub async fn build_with(
     let db = ctx.database::<Migrator>(NAME).await?;
     let relay = Relay::new(db.clone(), ctx.infra.bus.clone(), settings.outbox.clone());
     let store = SqlStore::new(db.clone(), relay.waker());
-    let clients = Clients::new(ctx.infra.registry.clone(), &ctx.config.resilience);
+    let clients = ctx.clients();
     let membership = adapters.membership.unwrap_or_else(|| {
         Arc::new(ConversationMembership::new(
             clients.clone(),

@@ -15,6 +15,7 @@ use super::deadline;
 use super::outcome::{AttemptError, Verdict, grpc_code};
 use super::retry::{RetryPolicy, jitter};
 use crate::errors::status;
+use crate::in_process::Transport;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use std::pin::Pin;
@@ -23,7 +24,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use tonic::body::Body;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::{BoxError, ServiceExt as _};
 
@@ -35,10 +35,10 @@ pub const DEADLINE_METRIC: &str = "im_grpc_client_deadline_exceeded_total";
 /// send and answer CANCELLED ("timeout expired"), on the same timer tick as ours.
 const DEADLINE_SLACK: Duration = Duration::from_millis(5);
 
-/// A channel (or any HTTP/2 gRPC service `S`) with deadlines, a circuit breaker and
+/// A [`Transport`] (or any gRPC service `S`) with deadlines, a circuit breaker and
 /// retries of idempotent calls.
 #[derive(Clone)]
-pub struct ResilientChannel<S = Channel> {
+pub struct ResilientChannel<S = Transport> {
     inner: S,
     guard: Arc<Guard>,
 }

@@ -1,7 +1,7 @@
 //! Downstream servers to call, and clients that find them through a static registry.
 
 use im_runtime::config::RegistryConfig;
-use im_runtime::grpc::{self, Clients};
+use im_runtime::grpc::{self, Clients, ServiceStack};
 use im_runtime::registry::StaticRegistry;
 use im_runtime::resilience::{BreakerConfig, ResilienceConfig, RetryConfig};
 use im_runtime::secret::SecretUrl;
@@ -96,12 +96,27 @@ impl Downstream {
         )
     }
 
+    /// Serves a stack whose in-process side the test keeps.
+    pub async fn serve_stack(stack: ServiceStack) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::spawn(listener, |listener, stop| stack.serve(listener, stop))
+    }
+
     fn serve(service: Service, listener: TcpListener) -> Self {
+        Self::spawn(listener, |listener, stop| {
+            grpc::serve(service, listener, stop)
+        })
+    }
+
+    fn spawn<F>(listener: TcpListener, serve: impl FnOnce(TcpListener, Shutdown) -> F) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let addr = listener.local_addr().unwrap();
         let shutdown = Shutdown::new();
-        let stop = shutdown.clone();
+        let serving = serve(listener, shutdown.clone());
         let task = tokio::spawn(async move {
-            grpc::serve(service, listener, stop).await.unwrap();
+            serving.await.unwrap();
         });
         Self {
             addr,
@@ -202,16 +217,23 @@ where
 }
 
 /// A channel whose calls are renamed on their way out.
-type Renamed = tower::util::MapRequest<
-    tonic::transport::Channel,
-    fn(http::Request<Body>) -> http::Request<Body>,
->;
+type Renamed<S = tonic::transport::Channel> =
+    tower::util::MapRequest<S, fn(http::Request<Body>) -> http::Request<Body>>;
 
 /// A health client whose calls go to `im.test.Slow`.
 pub fn slow_client(endpoint: &str) -> HealthClient<Renamed> {
     let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())
         .unwrap()
         .connect_lazy();
+    slow_over(channel)
+}
+
+/// A health client whose calls go to `im.test.Slow` over `channel`.
+pub fn slow_over<S>(channel: S) -> HealthClient<Renamed<S>>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>,
+    S::Error: Into<tower::BoxError>,
+{
     let to_slow: fn(http::Request<Body>) -> http::Request<Body> =
         |request| rename(request, HEALTH_PREFIX, SLOW_PREFIX);
     HealthClient::new(channel.map_request(to_slow))

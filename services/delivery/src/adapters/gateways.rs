@@ -1,6 +1,7 @@
 //! The gateway nodes: listed by the registry (instances `{node_id}/gateway`), each
 //! reached at its own Push endpoint over a channel kept per endpoint, with a circuit
-//! breaker per node, every push within a deadline.
+//! breaker per node, every push within a deadline. A gateway this process serves is
+//! pushed to in process.
 
 use crate::domain::{Device, NodeId, PushItem};
 use crate::ports::{GatewayNode, Gateways, PushError, PushOutcome};
@@ -8,6 +9,7 @@ use async_trait::async_trait;
 use im_contracts::v1 as pb;
 use im_contracts::v1::push_client::PushClient;
 use im_runtime::ServiceName;
+use im_runtime::in_process::{InProcess, Transport};
 use im_runtime::registry::Registry;
 use im_runtime::resilience::{CircuitBreaker, ResilienceConfig, ResilientChannel, Target};
 use std::collections::HashMap;
@@ -22,6 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct RegistryGateways {
     registry: Arc<dyn Registry>,
+    in_process: InProcess,
     timeout: Duration,
     resilience: ResilienceConfig,
     channels: Mutex<HashMap<String, ResilientChannel>>,
@@ -30,11 +33,13 @@ pub struct RegistryGateways {
 impl RegistryGateways {
     pub fn new(
         registry: Arc<dyn Registry>,
+        in_process: InProcess,
         timeout: Duration,
         resilience: &ResilienceConfig,
     ) -> Self {
         Self {
             registry,
+            in_process,
             timeout,
             resilience: resilience.clone(),
             channels: Mutex::default(),
@@ -57,21 +62,26 @@ impl RegistryGateways {
         } else {
             format!("http://{endpoint}")
         };
-        let channel = Endpoint::from_shared(uri)
-            .map_err(|error| {
-                PushError::Refused(anyhow::anyhow!(
-                    "invalid push endpoint {endpoint:?}: {error}"
-                ))
-            })?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let transport = Transport::to(&self.in_process, &uri, || {
+            Endpoint::from_shared(uri.clone())
+                .map(|endpoint| {
+                    endpoint
+                        .connect_timeout(CONNECT_TIMEOUT)
+                        .tcp_nodelay(true)
+                        .connect_lazy()
+                })
+                .map_err(|error| {
+                    PushError::Refused(anyhow::anyhow!(
+                        "invalid push endpoint {endpoint:?}: {error}"
+                    ))
+                })
+        })?;
         let node = Target {
             service: ServiceName::Gateway,
             node: Some(endpoint.to_owned()),
         };
         let breaker = CircuitBreaker::new(node, &self.resilience.breaker);
-        let channel = ResilientChannel::new(channel, breaker, &self.resilience);
+        let channel = ResilientChannel::new(transport, breaker, &self.resilience);
         if channels.len() >= MAX_CHANNELS {
             channels.clear();
         }
@@ -192,6 +202,7 @@ mod tests {
         };
         let gateways = RegistryGateways::new(
             Arc::new(StaticRegistry::default()),
+            InProcess::default(),
             Duration::from_millis(500),
             &resilience,
         );

@@ -1,0 +1,118 @@
+//! A service this process serves is called in process, not through its port, and keeps
+//! what the port gives its callers: load shedding shared with the socket's calls, and
+//! the caller's deadline.
+
+use crate::support::{
+    DOWNSTREAM, Downstream, SlowHealth, check, clients, config, health_request, slow_client,
+    slow_over,
+};
+use im_runtime::errors::error_code;
+use im_runtime::grpc::ServiceStack;
+use im_runtime::in_process::InProcess;
+use im_runtime::resilience::{OVERLOADED, ResilienceConfig, ServerLimits};
+use im_runtime::{Service, ServiceName};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tonic::Code;
+
+/// An endpoint nothing listens on.
+async fn dead_endpoint() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+#[tokio::test]
+async fn a_service_served_here_is_called_without_its_socket() {
+    let endpoint = dead_endpoint().await;
+    let stack = ServiceStack::new(Service::new(DOWNSTREAM)).await;
+    let in_process = InProcess::default();
+    in_process.serve(&endpoint, stack.local());
+
+    let dialing = clients(&endpoint, &config());
+    let refused = check(&dialing, health_request()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+
+    let local = clients(&endpoint, &config()).with_in_process(in_process);
+    check(&local, health_request()).await.unwrap();
+}
+
+#[tokio::test]
+async fn in_process_calls_share_the_limit_of_calls_over_the_socket() {
+    let (_, health) = tonic_health::server::health_reporter();
+    let slow = SlowHealth::new(health, Duration::from_millis(500));
+    let entered = slow.entered.clone();
+    let service = Service::new(DOWNSTREAM)
+        .with_grpc(slow)
+        .with_limits(ServerLimits {
+            max_concurrent_calls: 2,
+            retry_after_secs: 3,
+        });
+    let stack = ServiceStack::new(service).await;
+    let local = stack.local();
+    let downstream = Downstream::serve_stack(stack).await;
+    let endpoint = downstream.endpoint();
+    // Registered where nothing listens: only an in-process call can reach it.
+    let registered = dead_endpoint().await;
+    let in_process = InProcess::default();
+    in_process.serve(&registered, local);
+    let patient = ResilienceConfig {
+        deadline: Duration::from_secs(2),
+        ..config()
+    };
+    let clients = clients(&registered, &patient).with_in_process(in_process);
+
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let mut client = slow_client(&endpoint);
+            tokio::spawn(async move { client.check(health_request()).await })
+        })
+        .collect();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while entered.load(Ordering::SeqCst) < 2 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(entered.load(Ordering::SeqCst), 2);
+
+    let channel = clients.channel(DOWNSTREAM).await.unwrap();
+    let refused = slow_over(channel.clone())
+        .check(health_request())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unavailable, "{refused:?}");
+    assert_eq!(error_code(&refused), Some(OVERLOADED));
+    assert_eq!(
+        entered.load(Ordering::SeqCst),
+        2,
+        "the refused call never ran"
+    );
+
+    for call in busy {
+        call.await.unwrap().unwrap();
+    }
+    slow_over(channel).check(health_request()).await.unwrap();
+    assert_eq!(entered.load(Ordering::SeqCst), 3, "served in process");
+}
+
+#[tokio::test]
+async fn an_in_process_call_ends_at_the_callers_deadline() {
+    let (_, health) = tonic_health::server::health_reporter();
+    let slow = SlowHealth::new(health, Duration::from_secs(5));
+    let stack = ServiceStack::new(Service::new(ServiceName::Presence).with_grpc(slow)).await;
+    let endpoint = dead_endpoint().await;
+    let in_process = InProcess::default();
+    in_process.serve(&endpoint, stack.local());
+    let clients = clients(&endpoint, &config()).with_in_process(in_process);
+
+    let started = Instant::now();
+    let channel = clients.channel(DOWNSTREAM).await.unwrap();
+    let late = slow_over(channel)
+        .check(health_request())
+        .await
+        .unwrap_err();
+    assert_eq!(late.code(), Code::DeadlineExceeded, "{late:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
