@@ -206,7 +206,10 @@ async fn keep_unpublished(
 
 /// What one round did.
 enum Round {
-    Published,
+    /// `drained`: it read fewer rows than a batch, so all there was.
+    Published {
+        drained: bool,
+    },
     Idle,
     /// Another relay holds the lease.
     Waiting,
@@ -224,8 +227,9 @@ impl Relay {
         }
     }
 
-    /// Notify it after committing records, so they go out at once rather than at the
-    /// next poll.
+    /// Notify it (`notify_one`) after committing records, so they go out at once rather
+    /// than at the next poll. A round that read all there was waits for this before it
+    /// reads again: a commit during the round leaves its permit behind.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
     }
@@ -235,9 +239,14 @@ impl Relay {
         let mut backoff = self.settings.first_backoff;
         while !stop.is_cancelled() {
             let pause = match self.round(&stop).await {
-                Ok(Round::Published) => {
+                Ok(Round::Published { drained }) => {
                     backoff = self.settings.first_backoff;
-                    continue;
+                    if !drained {
+                        continue;
+                    }
+                    // Whatever committed since the read woke us meanwhile (a stored
+                    // permit), so reading again at once would mostly find nothing.
+                    self.settings.poll_interval
                 }
                 Ok(Round::Idle) => self.settings.poll_interval,
                 Ok(Round::Waiting) => self.settings.lease_ttl / 2,
@@ -268,6 +277,7 @@ impl Relay {
         if rows.is_empty() {
             return Ok(Round::Idle);
         }
+        let drained = (rows.len() as u64) < self.settings.batch_size;
         // Each key's records one after another, in id order; different keys at once.
         let mut chains: Vec<Vec<Entry>> = Vec::new();
         let mut chain_of: HashMap<String, usize> = HashMap::new();
@@ -335,7 +345,7 @@ impl Relay {
         match failure {
             Some(error) => Err(error),
             None if stop.is_cancelled() => Ok(Round::Idle),
-            None => Ok(Round::Published),
+            None => Ok(Round::Published { drained }),
         }
     }
 

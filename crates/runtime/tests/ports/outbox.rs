@@ -301,6 +301,40 @@ async fn a_partly_published_row_keeps_only_the_rest(db: DatabaseConnection) {
     stop.cancel();
 }
 
+/// Commits woken one by one while the relay publishes, with the poll too far off to
+/// find them: each wake-up is enough, including one that comes during a round, after
+/// its read.
+async fn woken_records_go_out_without_a_poll(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let inner = Arc::new(im_testkit::SwitchableBus::default());
+    // publishing takes a while, so commits land while a round is under way
+    let bus = Intercepting::new(inner.clone(), |_, _| {
+        Intercept::Delay(Duration::from_millis(3))
+    });
+    let mut subscription = inner.subscribe(TOPIC, "test").await.unwrap();
+    let no_poll = RelaySettings {
+        poll_interval: Duration::from_secs(600),
+        ..settings()
+    };
+    let relay = Relay::new(db.clone(), bus, no_poll);
+    let wake = relay.waker();
+    let stop = CancellationToken::new();
+    tokio::spawn(relay.run(stop.child_token()));
+    for payload in numbered("w", 1..=40) {
+        commit(&db, "w", std::slice::from_ref(&payload)).await;
+        wake.notify_one();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let seen = read(&mut subscription, 40).await;
+    let payloads: Vec<String> = seen.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        payloads,
+        numbered("w", 1..=40),
+        "each within 10 s of the last"
+    );
+    stop.cancel();
+}
+
 /// A fresh SQLite database in `dir`.
 async fn sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
     let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
@@ -352,4 +386,15 @@ async fn mysql_relay_keeps_each_keys_order_in_batches() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_relay_keeps_only_the_unpublished_rest_of_a_row() {
     on_mysql(a_partly_published_row_keeps_only_the_rest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_publishes_each_woken_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    woken_records_go_out_without_a_poll(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_publishes_each_woken_commit() {
+    on_mysql(woken_records_go_out_without_a_poll).await;
 }
