@@ -3,13 +3,13 @@
 //! the caller's deadline.
 
 use crate::support::{
-    DOWNSTREAM, Downstream, SlowHealth, check, clients, config, health_request, slow_client,
-    slow_over,
+    DOWNSTREAM, Downstream, SlowHealth, check, clients, config, health_request, slow_over,
+    take_both_places, two_slow_places,
 };
 use im_runtime::errors::error_code;
 use im_runtime::grpc::ServiceStack;
 use im_runtime::in_process::InProcess;
-use im_runtime::resilience::{OVERLOADED, ResilienceConfig, ServerLimits};
+use im_runtime::resilience::{OVERLOADED, ResilienceConfig};
 use im_runtime::{Service, ServiceName};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -38,15 +38,7 @@ async fn a_service_served_here_is_called_without_its_socket() {
 
 #[tokio::test]
 async fn in_process_calls_share_the_limit_of_calls_over_the_socket() {
-    let (_, health) = tonic_health::server::health_reporter();
-    let slow = SlowHealth::new(health, Duration::from_millis(500));
-    let entered = slow.entered.clone();
-    let service = Service::new(DOWNSTREAM)
-        .with_grpc(slow)
-        .with_limits(ServerLimits {
-            max_concurrent_calls: 2,
-            retry_after_secs: 3,
-        });
+    let (service, entered) = two_slow_places();
     let stack = ServiceStack::new(service).await;
     let local = stack.local();
     let downstream = Downstream::serve_stack(stack).await;
@@ -61,17 +53,7 @@ async fn in_process_calls_share_the_limit_of_calls_over_the_socket() {
     };
     let clients = clients(&registered, &patient).with_in_process(in_process);
 
-    let busy: Vec<_> = (0..2)
-        .map(|_| {
-            let mut client = slow_client(&endpoint);
-            tokio::spawn(async move { client.check(health_request()).await })
-        })
-        .collect();
-    let give_up = Instant::now() + Duration::from_secs(5);
-    while entered.load(Ordering::SeqCst) < 2 && Instant::now() < give_up {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert_eq!(entered.load(Ordering::SeqCst), 2);
+    let busy = take_both_places(&endpoint, &entered).await;
 
     let channel = clients.channel(DOWNSTREAM).await.unwrap();
     let refused = slow_over(channel.clone())

@@ -3,7 +3,7 @@
 use im_runtime::config::RegistryConfig;
 use im_runtime::grpc::{self, Clients, ServiceStack};
 use im_runtime::registry::StaticRegistry;
-use im_runtime::resilience::{BreakerConfig, ResilienceConfig, RetryConfig};
+use im_runtime::resilience::{BreakerConfig, ResilienceConfig, RetryConfig, ServerLimits};
 use im_runtime::secret::SecretUrl;
 use im_runtime::{Service, ServiceName, Shutdown};
 use std::convert::Infallible;
@@ -12,15 +12,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::server::NamedService;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use tower::ServiceExt as _;
 
 /// The service the tests call.
@@ -214,6 +214,40 @@ where
             inner.oneshot(request).await
         })
     }
+}
+
+/// A service whose `im.test.Slow` calls each take 500 ms, at most two at once (more are
+/// refused with a retry hint of 3 s); with the count of calls that got in.
+pub fn two_slow_places() -> (Service, Arc<AtomicUsize>) {
+    let (_, health) = tonic_health::server::health_reporter();
+    let slow = SlowHealth::new(health, Duration::from_millis(500));
+    let entered = slow.entered.clone();
+    let service = Service::new(DOWNSTREAM)
+        .with_grpc(slow)
+        .with_limits(ServerLimits {
+            max_concurrent_calls: 2,
+            retry_after_secs: 3,
+        });
+    (service, entered)
+}
+
+/// Starts two slow calls over the socket at `endpoint` and waits until both are in.
+pub async fn take_both_places(
+    endpoint: &str,
+    entered: &AtomicUsize,
+) -> Vec<JoinHandle<Result<tonic::Response<HealthCheckResponse>, Status>>> {
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let mut client = slow_client(endpoint);
+            tokio::spawn(async move { client.check(health_request()).await })
+        })
+        .collect();
+    let give_up = Instant::now() + Duration::from_secs(5);
+    while entered.load(Ordering::SeqCst) < 2 && Instant::now() < give_up {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(entered.load(Ordering::SeqCst), 2);
+    busy
 }
 
 /// A channel whose calls are renamed on their way out.
