@@ -38,7 +38,10 @@ impl InProcess {
     /// Serves `endpoint` in this process from now on. Call it before the endpoint is
     /// registered.
     pub fn serve(&self, endpoint: &str, service: LocalService) {
-        self.write().insert(endpoint.to_owned(), service);
+        self.served
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(endpoint.to_owned(), service);
     }
 
     /// The service behind `endpoint`, when this process serves it.
@@ -48,12 +51,6 @@ impl InProcess {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(endpoint)
             .cloned()
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, LocalService>> {
-        self.served
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -77,12 +74,6 @@ impl Transport {
             Some(local) => Ok(Self::InProcess(local)),
             None => dial().map(Self::Socket),
         }
-    }
-}
-
-impl From<Channel> for Transport {
-    fn from(channel: Channel) -> Self {
-        Self::Socket(channel)
     }
 }
 
