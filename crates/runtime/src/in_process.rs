@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::transport::Channel;
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, Service, ServiceExt as _};
+use tower::{BoxError, Service};
 
 /// A service's whole server-side stack, callable in this process.
 pub type LocalService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
@@ -98,29 +98,28 @@ impl Service<Request<Body>> for Transport {
                 Box::pin(async move { exchange.await.map_err(Into::into) })
             }
             Self::InProcess(local) => {
-                let local = local.clone();
-                Box::pin(call_in_process(local, request))
+                // The stack polled ready takes the call; a clone waits for the next.
+                let mut ready = std::mem::replace(local, local.clone());
+                let uri = request.uri().clone();
+                Box::pin(caught(uri, ready.call(request)))
             }
         }
     }
 }
 
-/// One call in the caller's task. A panic in the callee fails this call, as a
-/// panicking handler behind a socket resets its stream, instead of unwinding through
-/// the caller.
-async fn call_in_process(
-    local: LocalService,
-    request: Request<Body>,
+/// One in-process call, run in the caller's task. A panic in the callee fails this
+/// call, as a panicking handler behind a socket resets its stream, instead of unwinding
+/// through the caller.
+async fn caught(
+    uri: http::Uri,
+    exchange: impl Future<Output = Result<Response<Body>, Infallible>>,
 ) -> Result<Response<Body>, BoxError> {
     use futures::FutureExt as _;
-    let path = request.uri().path().to_owned();
-    match std::panic::AssertUnwindSafe(local.oneshot(request))
-        .catch_unwind()
-        .await
-    {
+    match std::panic::AssertUnwindSafe(exchange).catch_unwind().await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(never)) => match never {},
         Err(_) => {
+            let path = uri.path();
             tracing::error!(path, "an in-process gRPC handler panicked");
             Err(tonic::Status::internal(format!("the handler of {path} panicked")).into())
         }
@@ -130,6 +129,7 @@ async fn call_in_process(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt as _;
 
     fn answering(code: tonic::Code) -> LocalService {
         BoxCloneSyncService::new(tower::service_fn(move |_: Request<Body>| async move {
