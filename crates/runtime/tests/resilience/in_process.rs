@@ -3,15 +3,16 @@
 //! the caller's deadline.
 
 use crate::support::{
-    DOWNSTREAM, Downstream, SlowHealth, check, clients, config, health_request, slow_over,
-    take_both_places, two_slow_places,
+    DOWNSTREAM, Downstream, SlowHealth, check, clients, clients_of, config, health_request,
+    slow_over, take_both_places, two_slow_places,
 };
 use im_runtime::errors::error_code;
 use im_runtime::grpc::ServiceStack;
 use im_runtime::in_process::InProcess;
 use im_runtime::resilience::{OVERLOADED, ResilienceConfig};
 use im_runtime::{Service, ServiceName};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tonic::Code;
 
@@ -34,6 +35,35 @@ async fn a_service_served_here_is_called_without_its_socket() {
 
     let local = clients(&endpoint, &config()).with_in_process(in_process);
     check(&local, health_request()).await.unwrap();
+}
+
+/// Of several instances, the one this process serves takes every call: the others,
+/// which answer over their sockets, get none.
+#[tokio::test]
+async fn the_instance_served_here_is_preferred_to_the_others() {
+    async fn counting() -> (ServiceStack, Arc<AtomicUsize>) {
+        let (_, health) = tonic_health::server::health_reporter();
+        let slow = SlowHealth::new(health, Duration::ZERO);
+        let entered = slow.entered.clone();
+        let service = Service::new(DOWNSTREAM).with_grpc(slow);
+        (ServiceStack::new(service).await, entered)
+    }
+    let (remote, remote_calls) = counting().await;
+    let remote = Downstream::serve_stack(remote).await;
+    let (local, local_calls) = counting().await;
+    let here = dead_endpoint().await;
+    let in_process = InProcess::default();
+    in_process.serve(&here, local.local());
+    let endpoints = [remote.endpoint(), here];
+    let clients = clients_of(&endpoints.each_ref().map(String::as_str), &config())
+        .with_in_process(in_process);
+
+    for _ in 0..10 {
+        let channel = clients.channel(DOWNSTREAM).await.unwrap();
+        slow_over(channel).check(health_request()).await.unwrap();
+    }
+    assert_eq!(local_calls.load(Ordering::SeqCst), 10);
+    assert_eq!(remote_calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

@@ -46,11 +46,16 @@ pub fn config() -> ResilienceConfig {
 
 /// Clients that find [`DOWNSTREAM`] at `endpoint`.
 pub fn clients(endpoint: &str, config: &ResilienceConfig) -> Clients {
+    clients_of(&[endpoint], config)
+}
+
+/// Clients that find [`DOWNSTREAM`] at every one of `endpoints`.
+pub fn clients_of(endpoints: &[&str], config: &ResilienceConfig) -> Clients {
     let registry = StaticRegistry::from_config(&RegistryConfig {
         url: SecretUrl::new("static://"),
         endpoints: [(
             DOWNSTREAM.config_key().to_owned(),
-            vec![endpoint.to_owned()],
+            endpoints.iter().map(|&e| e.to_owned()).collect(),
         )]
         .into(),
     })

@@ -173,6 +173,7 @@ impl Gateways for RegistryGateways {
 mod tests {
     use super::*;
     use im_runtime::errors::error_code;
+    use im_runtime::in_process::LocalService;
     use im_runtime::registry::StaticRegistry;
     use im_runtime::resilience::{BreakerConfig, CIRCUIT_OPEN};
     use tonic::Status;
@@ -216,6 +217,73 @@ mod tests {
         // Another node is still tried.
         let error = gateways.push(&other, &[]).await.unwrap_err();
         assert_ne!(code(&error).as_deref(), Some(CIRCUIT_OPEN), "{error:?}");
+    }
+
+    /// A gateway's Push that reports every frame written to three connections.
+    struct ThreeConnections;
+
+    #[async_trait]
+    impl pb::push_server::Push for ThreeConnections {
+        async fn push(
+            &self,
+            request: tonic::Request<pb::PushRequest>,
+        ) -> Result<tonic::Response<pb::PushResponse>, Status> {
+            let results = request
+                .into_inner()
+                .items
+                .iter()
+                .map(|_| pb::PushResult {
+                    delivered: 3,
+                    offline: Vec::new(),
+                })
+                .collect();
+            Ok(tonic::Response::new(pb::PushResponse { results }))
+        }
+
+        async fn close_sessions(
+            &self,
+            _: tonic::Request<pb::CloseSessionsRequest>,
+        ) -> Result<tonic::Response<pb::CloseSessionsResponse>, Status> {
+            Err(Status::unimplemented("not in this test"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gateway_served_here_is_pushed_to_in_process() {
+        let endpoint = dead_endpoint().await;
+        let in_process = InProcess::default();
+        in_process.serve(
+            &endpoint,
+            LocalService::new(pb::push_server::PushServer::new(ThreeConnections)),
+        );
+        let gateways = |in_process| {
+            RegistryGateways::new(
+                Arc::new(StaticRegistry::default()),
+                in_process,
+                Duration::from_millis(500),
+                &ResilienceConfig::default(),
+            )
+        };
+        let frame = PushItem {
+            targets: Vec::new(),
+            user_ids: Vec::new(),
+            exclude_sessions: Vec::new(),
+            frame: Arc::new(crate::domain::Frame::new("message", "{}".to_owned())),
+        };
+
+        let outcome = gateways(in_process)
+            .push(&endpoint, std::slice::from_ref(&frame))
+            .await
+            .unwrap();
+        assert_eq!(outcome.delivered, 3);
+        // The same endpoint from elsewhere is dialed, and nothing listens there.
+        let dialed = gateways(InProcess::default())
+            .push(&endpoint, &[frame])
+            .await;
+        assert!(
+            matches!(dialed, Err(PushError::Unreachable(_))),
+            "{dialed:?}"
+        );
     }
 
     #[test]
