@@ -12,6 +12,7 @@ use crate::domain::{
     RequestId, UserId, UserPair,
 };
 use async_trait::async_trait;
+use std::collections::HashMap;
 
 /// A write the store refused because a unique value already exists.
 #[derive(Debug, thiserror::Error)]
@@ -141,16 +142,25 @@ pub trait Transaction: Send {
     async fn enqueue(&mut self, event: &EventEnvelope) -> anyhow::Result<()>;
 
     // The message activity projection: idempotent, forward-only writes.
-    /// Replaces the activity if it is still at `expected_revision`; returns whether it did.
-    async fn replace_activity(
+    /// The activity of those of `conversations` that exist.
+    async fn activities(
         &mut self,
-        conversation: &ConversationId,
-        expected_revision: i64,
-        next: &Activity,
-    ) -> anyhow::Result<bool>;
+        conversations: &[ConversationId],
+    ) -> anyhow::Result<HashMap<ConversationId, Activity>>;
+    /// Replaces each activity that is still at its expected revision; returns whether
+    /// all were. One change per conversation.
+    async fn replace_activities(&mut self, changes: &[ActivityChange]) -> anyhow::Result<bool>;
     /// Moves each member's read cursor to its seq where it is behind; cursors of
     /// non-members are left alone.
     async fn advance_reads(&mut self, reads: &[ReadAdvance]) -> anyhow::Result<()>;
+}
+
+/// A conversation's activity to replace, if still at `expected_revision`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityChange {
+    pub conversation: ConversationId,
+    pub expected_revision: i64,
+    pub next: Activity,
 }
 
 /// A member's read cursor, to move forward to `seq`.

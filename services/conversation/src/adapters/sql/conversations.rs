@@ -1,11 +1,11 @@
 //! Conversations, members and join requests.
 
 use super::entities::{conversation, join_request, member};
-use super::{to_i64, to_u64};
+use super::{activity, to_i64, to_u64};
 use crate::adapters::wire;
 use crate::domain::{
-    Activity, Conversation, ConversationId, ConversationKind, GroupSettings, InvitePolicy,
-    JoinPolicy, JoinRequest, JoinRequestStatus, Member, RequestId, Role, UserId, UserPair,
+    Conversation, ConversationId, ConversationKind, GroupSettings, InvitePolicy, JoinPolicy,
+    JoinRequest, JoinRequestStatus, Member, RequestId, Role, UserId, UserPair,
 };
 use crate::ports::UserConversation;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
@@ -38,15 +38,12 @@ fn to_conversation(model: conversation::Model) -> Conversation {
         created_at_ms: model.created_at_ms,
         updated_at_ms: model.updated_at_ms,
         dissolved_at_ms: model.dissolved_at_ms,
-        activity: Activity {
-            max_seq: to_u64(model.max_seq),
-            last_message: model
-                .last_message
-                .as_deref()
-                .and_then(wire::decode_snapshot),
-            last_activity_ms: model.last_activity_ms,
-            revision: model.activity_revision,
-        },
+        activity: activity::stored(
+            model.max_seq,
+            model.last_message.as_deref(),
+            model.last_activity_ms,
+            model.activity_revision,
+        ),
     }
 }
 
@@ -191,36 +188,6 @@ pub(super) async fn update_conversation(
     Ok(())
 }
 
-pub(super) async fn replace_activity(
-    db: &impl ConnectionTrait,
-    id: &ConversationId,
-    expected_revision: i64,
-    next: &Activity,
-) -> Result<bool, DbErr> {
-    let updated = conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::MaxSeq,
-            Expr::value(to_i64(next.max_seq)),
-        )
-        .col_expr(
-            conversation::Column::LastActivityMs,
-            Expr::value(next.last_activity_ms),
-        )
-        .col_expr(
-            conversation::Column::LastMessage,
-            Expr::value(next.last_message.as_ref().map(wire::encode_snapshot)),
-        )
-        .col_expr(
-            conversation::Column::ActivityRevision,
-            Expr::value(next.revision),
-        )
-        .filter(conversation::Column::Id.eq(id.as_str()))
-        .filter(conversation::Column::ActivityRevision.eq(expected_revision))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected > 0)
-}
-
 fn member_key(conversation: &ConversationId, user: &str) -> (String, String) {
     (conversation.as_str().to_owned(), user.to_owned())
 }
@@ -362,23 +329,6 @@ pub(super) async fn remove_all_members(
 ) -> Result<(), DbErr> {
     member::Entity::delete_many()
         .filter(member::Column::ConversationId.eq(conversation.as_str()))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-pub(super) async fn advance_read(
-    db: &impl ConnectionTrait,
-    conversation: &ConversationId,
-    user: &str,
-    seq: u64,
-) -> Result<(), DbErr> {
-    let seq = to_i64(seq);
-    member::Entity::update_many()
-        .col_expr(member::Column::ReadSeq, Expr::value(seq))
-        .filter(member::Column::ConversationId.eq(conversation.as_str()))
-        .filter(member::Column::UserId.eq(user))
-        .filter(member::Column::ReadSeq.lt(seq))
         .exec(db)
         .await?;
     Ok(())

@@ -7,6 +7,7 @@
 //! earlier holders committed. On SQLite transactions begin IMMEDIATE, which serializes
 //! writers outright. The membership log's version row is locked last, briefly.
 
+mod activity;
 mod contacts;
 mod conversations;
 mod entities;

@@ -1,13 +1,13 @@
 //! One write transaction holding its lock.
 
 use super::entities::user_pair;
-use super::{SqlStore, contacts, conversations, insert_error, membership};
+use super::{SqlStore, activity, contacts, conversations, insert_error, membership};
 use crate::adapters::events;
 use crate::domain::{
     Activity, BlockedUser, Blocks, Conversation, ConversationId, EventEnvelope, FriendRequest,
     JoinRequest, Member, MembershipRecord, RequestId, UserId, UserPair,
 };
-use crate::ports::{Lock, ReadAdvance, StoreError, Transaction};
+use crate::ports::{ActivityChange, Lock, ReadAdvance, StoreError, Transaction};
 use async_trait::async_trait;
 use im_runtime::db::begin_write;
 use im_runtime::outbox;
@@ -15,6 +15,7 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
 };
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -256,23 +257,19 @@ impl Transaction for SqlTx {
         Ok(())
     }
 
-    async fn replace_activity(
+    async fn activities(
         &mut self,
-        conversation: &ConversationId,
-        expected_revision: i64,
-        next: &Activity,
-    ) -> anyhow::Result<bool> {
-        Ok(
-            conversations::replace_activity(&self.txn, conversation, expected_revision, next)
-                .await?,
-        )
+        conversations: &[ConversationId],
+    ) -> anyhow::Result<HashMap<ConversationId, Activity>> {
+        Ok(activity::activities(&self.txn, conversations).await?)
+    }
+
+    async fn replace_activities(&mut self, changes: &[ActivityChange]) -> anyhow::Result<bool> {
+        let replaced = activity::replace_activities(&self.txn, changes).await?;
+        Ok(replaced == changes.len() as u64)
     }
 
     async fn advance_reads(&mut self, reads: &[ReadAdvance]) -> anyhow::Result<()> {
-        for read in reads {
-            conversations::advance_read(&self.txn, &read.conversation, &read.user, read.seq)
-                .await?;
-        }
-        Ok(())
+        Ok(activity::advance_reads(&self.txn, reads).await?)
     }
 }
