@@ -49,9 +49,7 @@ impl SendBatch for SqlBatch {
             counts.is_sorted_by(|a, b| a.0 < b.0),
             "locks are taken in one order"
         );
-        messages::add_to_max_seqs(&self.txn, counts).await?;
-        let conversations: Vec<ConversationId> = counts.iter().map(|(c, _)| c.clone()).collect();
-        let current = messages::max_seqs(&self.txn, &conversations).await?;
+        let current = messages::add_to_max_seqs(&self.txn, counts).await?;
         counts
             .iter()
             .map(|(conversation, count)| {

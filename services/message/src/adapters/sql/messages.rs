@@ -5,7 +5,7 @@ use super::{to_i64, to_u64};
 use crate::domain::{Body, ClientMsgId, ConversationId, Message, MessageId, MessageType, UserId};
 use crate::ports::{ClientKey, Direction, ReadAdvance, SeqRange};
 use im_runtime::db::shapes;
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, InsertStatement, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -345,33 +345,88 @@ pub async fn ensure_counter(
 }
 
 /// Takes the locks of the conversations in their order and adds each count to its
-/// counter, making the counters missing (starting at 0): one upsert that also bumps each
-/// counter row's lock revision, an exclusive row lock to commit on MySQL.
+/// counter, making the missing ones (from 0); returns each counter's new value. The
+/// upsert also bumps each counter row's lock revision: an exclusive row lock to commit
+/// on MySQL. SQLite reads the counters back from the upsert itself (`RETURNING`), and
+/// so does MySQL for one conversation (`LAST_INSERT_ID(expr)`, the most common batch
+/// at low rates); MySQL reads a batch of several back with a `SELECT`.
 pub async fn add_to_max_seqs(
     db: &impl ConnectionTrait,
     counts: &[(ConversationId, u64)],
-) -> Result<(), DbErr> {
-    use conversation_seq::Column::{ConversationId, LockRevision, MaxSeq};
-    let added = match db.get_database_backend() {
-        DbBackend::MySql => "max_seq + VALUES(max_seq)",
-        _ => "max_seq + excluded.max_seq",
-    };
-    let on_conflict = OnConflict::column(ConversationId)
-        .value(MaxSeq, Expr::cust(added))
-        .value(LockRevision, Expr::col(LockRevision).add(1))
-        .to_owned();
-    for chunk in shapes::runs(counts, ROWS) {
-        let rows = chunk
-            .iter()
-            .map(|(conversation, count)| conversation_seq::ActiveModel {
-                conversation_id: Set(conversation.as_str().to_owned()),
-                max_seq: Set(to_i64(*count)),
-                lock_revision: Set(0),
-            });
-        conversation_seq::Entity::insert_many(rows)
-            .on_conflict(on_conflict.clone())
-            .exec_without_returning(db)
-            .await?;
+) -> Result<HashMap<ConversationId, u64>, DbErr> {
+    match (db.get_database_backend(), counts) {
+        (DbBackend::MySql, [(conversation, count)]) => {
+            let max = add_to_one_max_seq(db, conversation, *count).await?;
+            Ok(HashMap::from([(conversation.clone(), max)]))
+        }
+        (DbBackend::MySql, _) => {
+            for chunk in shapes::runs(counts, ROWS) {
+                db.execute(&counter_upsert(chunk, "max_seq + VALUES(max_seq)"))
+                    .await?;
+            }
+            let conversations: Vec<ConversationId> =
+                counts.iter().map(|(c, _)| c.clone()).collect();
+            max_seqs(db, &conversations).await
+        }
+        _ => {
+            use conversation_seq::Column::{ConversationId as Id, MaxSeq};
+            let mut seqs = HashMap::with_capacity(counts.len());
+            for chunk in shapes::runs(counts, ROWS) {
+                let mut upsert = counter_upsert(chunk, "max_seq + excluded.max_seq");
+                upsert.returning(Query::returning().columns([Id, MaxSeq]));
+                for row in db.query_all(&upsert).await? {
+                    let id: String = row.try_get_by_index(0)?;
+                    let max: i64 = row.try_get_by_index(1)?;
+                    seqs.insert(ConversationId::from_stored(id), to_u64(max));
+                }
+            }
+            Ok(seqs)
+        }
     }
-    Ok(())
+}
+
+/// `INSERT INTO conversation_seqs … ON CONFLICT/DUPLICATE KEY UPDATE max_seq = {added}`,
+/// bumping the lock revision.
+fn counter_upsert(counts: &[(ConversationId, u64)], added: &'static str) -> InsertStatement {
+    use conversation_seq::Column::{ConversationId, LockRevision, MaxSeq};
+    let mut upsert = Query::insert()
+        .into_table(conversation_seq::Entity)
+        .columns([ConversationId, MaxSeq, LockRevision])
+        .on_conflict(
+            OnConflict::column(ConversationId)
+                .value(MaxSeq, Expr::cust(added))
+                .value(LockRevision, Expr::col(LockRevision).add(1))
+                .to_owned(),
+        )
+        .to_owned();
+    for (conversation, count) in counts {
+        upsert.values_panic([
+            conversation.as_str().into(),
+            to_i64(*count).into(),
+            0i64.into(),
+        ]);
+    }
+    upsert
+}
+
+/// MySQL, one conversation: the upsert hands the new counter back in its reply, as
+/// the insert id (`LAST_INSERT_ID(expr)`) when it updated the row (2 rows affected),
+/// and a new row holds `count`.
+async fn add_to_one_max_seq(
+    db: &impl ConnectionTrait,
+    conversation: &ConversationId,
+    count: u64,
+) -> Result<u64, DbErr> {
+    let upsert = counter_upsert(
+        &[(conversation.clone(), count)],
+        "LAST_INSERT_ID(max_seq + VALUES(max_seq))",
+    );
+    let done = db.execute(&upsert).await?;
+    match done.rows_affected() {
+        1 => Ok(count),
+        2 => Ok(done.last_insert_id()),
+        n => Err(DbErr::Custom(format!(
+            "the seq counter upsert of {conversation} affected {n} rows"
+        ))),
+    }
 }
