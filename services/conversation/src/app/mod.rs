@@ -17,6 +17,7 @@ mod members;
 mod membership;
 mod queries;
 mod send_facts;
+mod version_reads;
 
 pub use activity::MessageActivity;
 pub use groups::{ConversationChanges, NewGroup};
@@ -95,6 +96,8 @@ pub struct App<P: Ports> {
     /// Woken after each commit that appended to the membership log.
     membership_changed: Notify,
     send_facts: send_facts::SendFactsCache,
+    /// Concurrent send checks share their read of the membership version.
+    version_reads: version_reads::SharedReads,
 }
 
 impl<P: Ports> App<P> {
@@ -105,6 +108,7 @@ impl<P: Ports> App<P> {
             settings,
             membership_changed: Notify::new(),
             send_facts: send_facts::SendFactsCache::default(),
+            version_reads: version_reads::SharedReads::default(),
         }
     }
 

@@ -76,13 +76,18 @@ impl<P: Ports> App<P> {
     }
 
     /// Whether `user` may send in the conversation now. The membership version is read
-    /// first, so a cache filled from this answer is invalidated by any later change;
+    /// first (by a read that started after the call, shared with the checks beside it:
+    /// [`super::version_reads`]), so a cache filled from this answer is invalidated by
+    /// any later change;
     /// the facts behind the answer come from [`super::send_facts::SendFactsCache`] when
     /// nothing changed since they were read.
     pub async fn check_send(&self, conversation_id: &str, user: &str) -> AppResult<SendCheck> {
         let id = ConversationId::parse(conversation_id)?;
         let user = UserId::parse(user)?;
-        let membership_version = self.store.membership_version().await?;
+        let membership_version = self
+            .version_reads
+            .read(|| self.store.membership_version())
+            .await?;
         let key = (id, user);
         let facts = match self.send_facts.get(&key, membership_version) {
             Some(facts) => facts,
