@@ -147,3 +147,111 @@ pub(super) async fn advance_reads(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Migrator, conversations};
+    use super::*;
+    use crate::domain::{Conversation, GroupName, GroupSettings, UserId};
+    use im_runtime::config::DatabaseConfig;
+    use im_runtime::secret::SecretUrl;
+    use im_testkit::{SqlBackend, TestDatabases};
+    use sea_orm::DatabaseConnection;
+    use sea_orm_migration::MigratorTrait as _;
+
+    async fn with_store<F, Fut>(backend: SqlBackend, scenario: F)
+    where
+        F: FnOnce(DatabaseConnection) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Some(mut databases) = TestDatabases::new(backend) else {
+            return;
+        };
+        let url = SecretUrl::new(databases.url("conversation"));
+        let db = im_runtime::db::connect(&url, &DatabaseConfig::default())
+            .await
+            .unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        let run = scenario(db.clone());
+        let cleanup = async move {
+            db.close().await.unwrap();
+            databases
+                .drop_all(|url, statement| async move {
+                    let db = sea_orm::Database::connect(url).await.unwrap();
+                    db.execute_unprepared(&statement).await.unwrap();
+                    db.close().await.unwrap();
+                })
+                .await;
+        };
+        im_testkit::run_then_clean_up(run, cleanup).await;
+    }
+
+    async fn group(db: &DatabaseConnection) -> ConversationId {
+        let owner = UserId::parse("olive").unwrap();
+        let name = GroupName::parse("g").unwrap();
+        let conversation = Conversation::group(owner, name, GroupSettings::default(), 1);
+        conversations::insert_conversation(db, &conversation)
+            .await
+            .unwrap();
+        conversation.id
+    }
+
+    fn change(id: &ConversationId, expected_revision: i64, max_seq: u64) -> ActivityChange {
+        ActivityChange {
+            conversation: id.clone(),
+            expected_revision,
+            next: Activity {
+                max_seq,
+                last_message: None,
+                last_activity_ms: 10 + max_seq as i64,
+                revision: expected_revision + 1,
+            },
+        }
+    }
+
+    /// A conversation whose revision moved since it was read is left alone, and the
+    /// count says how many were replaced.
+    async fn only_rows_still_at_their_revision_are_replaced(db: DatabaseConnection) {
+        let (a, b) = (group(&db).await, group(&db).await);
+        let read = activities(&db, &[a.clone(), b.clone()]).await.unwrap();
+        let (ra, rb) = (read[&a].revision, read[&b].revision);
+        assert_eq!(
+            replace_activities(&db, &[change(&a, ra, 1), change(&b, rb, 1)])
+                .await
+                .unwrap(),
+            2
+        );
+        // a second writer that read before the first wrote: `a` moved on, `b` did not
+        assert_eq!(
+            replace_activities(&db, &[change(&a, ra, 5), change(&b, rb + 1, 2)])
+                .await
+                .unwrap(),
+            1,
+            "only b was still at the expected revision"
+        );
+        let now = activities(&db, &[a.clone(), b.clone()]).await.unwrap();
+        assert_eq!((now[&a].max_seq, now[&a].revision), (1, ra + 1));
+        assert_eq!(
+            (now[&b].max_seq, now[&b].revision, now[&b].last_activity_ms),
+            (2, rb + 2, 12)
+        );
+    }
+
+    #[tokio::test]
+    async fn sqlite_only_rows_still_at_their_revision_are_replaced() {
+        with_store(
+            SqlBackend::Sqlite,
+            only_rows_still_at_their_revision_are_replaced,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn mysql_only_rows_still_at_their_revision_are_replaced() {
+        with_store(
+            SqlBackend::MySql,
+            only_rows_still_at_their_revision_are_replaced,
+        )
+        .await;
+    }
+}
