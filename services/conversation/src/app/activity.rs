@@ -115,7 +115,7 @@ impl<P: Ports> App<P> {
                 })
             })
             .collect();
-        if !changes.is_empty() && !tx.replace_activities(&changes).await? {
+        if !tx.replace_activities(&changes).await? {
             return Err(AppError::Raced);
         }
         let reads: Vec<ReadAdvance> = folded

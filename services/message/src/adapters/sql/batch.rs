@@ -56,7 +56,15 @@ impl SendBatch for SqlBatch {
                 let max = current
                     .get(conversation)
                     .ok_or_else(|| anyhow::anyhow!("the seq counter of {conversation} vanished"))?;
-                Ok((conversation.clone(), max + 1 - count))
+                // A counter below what this batch just added to it would hand out seqs
+                // already taken: fail the batch rather than wrap around.
+                let first = (max + 1).checked_sub(*count).filter(|first| *first >= 1);
+                let first = first.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the seq counter of {conversation} reads {max} after adding {count}"
+                    )
+                })?;
+                Ok((conversation.clone(), first))
             })
             .collect()
     }
