@@ -5,10 +5,16 @@
 //! it. A bus outage delays events, never loses them; delivery is at-least-once (a crash
 //! between publishing and deleting publishes again), so consumers dedupe.
 //!
+//! Deleting is not on the way of the next record: published rows are left out of the
+//! relay's next reads and deleted together, once the oldest has waited
+//! [`RelaySettings::delete_after`] or [`DELETES`] have gathered, so a steady trickle of
+//! records costs a read per wake-up and one delete (one commit) per interval, not a
+//! delete per record.
+//!
 //! Order: each key's records are published in id order (a packed row's records in their
 //! order, [`packed`]), each once the one before was accepted; different keys' records go
-//! out side by side, and a round's published rows are deleted together, a packed row
-//! once all its records are out (a packed row with records left keeps only those).
+//! out side by side, and published rows are deleted together, a packed row once all its
+//! records are out (a packed row with records left keeps only those, at once).
 //! Records of one key must be written by transactions
 //! that hold the same lock (a conversation, a pair of users), so their ids follow commit
 //! order and each key's records reach the bus in order. Only one relay publishes at a
@@ -35,7 +41,7 @@ use sea_orm::{
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -110,7 +116,9 @@ pub async fn enqueue_many(
 const ROWS: usize = 512;
 /// Keys whose records are published at the same time.
 const PUBLISHING_KEYS: usize = 64;
-/// Ids per `DELETE … IN (…)`, padded to few shapes ([`shapes::padded`]).
+/// Ids per `DELETE … IN (…)` (and per `NOT IN (…)` leaving published rows out of a
+/// read), padded to few shapes ([`shapes::padded`]); this many published rows are
+/// deleted without waiting for [`RelaySettings::delete_after`].
 const DELETES: usize = 512;
 
 /// How a relay paces itself.
@@ -126,6 +134,9 @@ pub struct RelaySettings {
     pub max_backoff: Duration,
     /// How long a relay's turn lasts without renewal.
     pub lease_ttl: Duration,
+    /// How long published rows may wait to be deleted together (left out of reads
+    /// meanwhile); a crash in between publishes them again.
+    pub delete_after: Duration,
 }
 
 impl Default for RelaySettings {
@@ -136,6 +147,7 @@ impl Default for RelaySettings {
             first_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(5),
             lease_ttl: Duration::from_secs(10),
+            delete_after: Duration::from_millis(100),
         }
     }
 }
@@ -204,6 +216,38 @@ async fn keep_unpublished(
     Ok(())
 }
 
+/// Rows published and not deleted yet: left out of reads, deleted together.
+#[derive(Default)]
+struct Published {
+    ids: Vec<i64>,
+    /// When the oldest of them went out.
+    since: Option<Instant>,
+}
+
+impl Published {
+    fn add(&mut self, ids: impl IntoIterator<Item = i64>) {
+        let before = self.ids.len();
+        self.ids.extend(ids);
+        if before == 0 && !self.ids.is_empty() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// How long until they are due for deleting (`None`: there are none).
+    fn due_in(&self, delete_after: Duration) -> Option<Duration> {
+        if self.ids.len() >= DELETES {
+            return Some(Duration::ZERO);
+        }
+        self.since
+            .map(|since| delete_after.saturating_sub(since.elapsed()))
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.since = None;
+    }
+}
+
 /// What one round did.
 enum Round {
     /// `drained`: it read fewer rows than a batch, so all there was.
@@ -237,8 +281,9 @@ impl Relay {
     /// Runs until `stop` is cancelled.
     pub async fn run(self, stop: CancellationToken) {
         let mut backoff = self.settings.first_backoff;
+        let mut published = Published::default();
         while !stop.is_cancelled() {
-            let pause = match self.round(&stop).await {
+            let pause = match self.round(&mut published, &stop).await {
                 Ok(Round::Published { drained }) => {
                     backoff = self.settings.first_backoff;
                     if !drained {
@@ -246,9 +291,9 @@ impl Relay {
                     }
                     // Whatever committed since the read woke us meanwhile (a stored
                     // permit), so reading again at once would mostly find nothing.
-                    self.settings.poll_interval
+                    self.idle_pause(&published, self.settings.poll_interval)
                 }
-                Ok(Round::Idle) => self.settings.poll_interval,
+                Ok(Round::Idle) => self.idle_pause(&published, self.settings.poll_interval),
                 Ok(Round::Waiting) => self.settings.lease_ttl / 2,
                 Err(error) => {
                     tracing::warn!(error = format!("{error:#}"), "outbox relay round failed");
@@ -263,13 +308,66 @@ impl Relay {
                 () = stop.cancelled() => {}
             }
         }
+        // What went out leaves the table now rather than going out again.
+        if let Err(error) = self.delete_published(&mut published).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "deleting published outbox rows failed"
+            );
+        }
     }
 
-    async fn round(&self, stop: &CancellationToken) -> anyhow::Result<Round> {
+    /// `pause`, cut short when published rows fall due for deleting before it ends.
+    fn idle_pause(&self, published: &Published, pause: Duration) -> Duration {
+        published
+            .due_in(self.settings.delete_after)
+            .map_or(pause, |due| due.min(pause))
+    }
+
+    /// Publishes what is waiting, then deletes the published rows that are due (all of
+    /// them when the lease went to another relay), even after a failed publish.
+    async fn round(
+        &self,
+        published: &mut Published,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Round> {
+        let round = self.publish_round(published, stop).await;
+        let due = published
+            .due_in(self.settings.delete_after)
+            .is_some_and(|due| due.is_zero());
+        if due || matches!(round, Ok(Round::Waiting)) {
+            self.delete_published(published).await?;
+        }
+        round
+    }
+
+    /// Deletes the published rows; on failure they stay listed, to be deleted later.
+    async fn delete_published(&self, published: &mut Published) -> anyhow::Result<()> {
+        for ids in shapes::padded(&published.ids, DELETES) {
+            outbox::Entity::delete_many()
+                .filter(outbox::Column::Id.is_in(ids))
+                .exec(&self.db)
+                .await?;
+        }
+        published.clear();
+        Ok(())
+    }
+
+    /// Reads up to a batch of rows not published yet, oldest first, and publishes them;
+    /// the rows all of whose records went out join `published`.
+    async fn publish_round(
+        &self,
+        published: &mut Published,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<Round> {
         if !self.hold_lease().await? {
             return Ok(Round::Waiting);
         }
-        let rows = outbox::Entity::find()
+        let mut find = outbox::Entity::find();
+        for ids in shapes::padded(&published.ids, DELETES) {
+            find = find.filter(outbox::Column::Id.is_not_in(ids));
+        }
+        let rows = find
             .order_by_asc(outbox::Column::Id)
             .limit(self.settings.batch_size)
             .all(&self.db)
@@ -306,13 +404,13 @@ impl Relay {
                 });
             }
         }
-        let published: Vec<anyhow::Result<Vec<(i64, usize)>>> = stream::iter(chains)
+        let chains: Vec<anyhow::Result<Vec<(i64, usize)>>> = stream::iter(chains)
             .map(|chain| self.publish_chain(chain, stop))
             .buffer_unordered(PUBLISHING_KEYS)
             .collect()
             .await;
         let mut failure = None;
-        for chain in published {
+        for chain in chains {
             match chain {
                 Ok(records) => {
                     for (row, index) in records {
@@ -328,15 +426,9 @@ impl Relay {
             .into_iter()
             .filter(|(_, row)| !row.published.is_empty())
             .partition(|(_, row)| row.published.len() == row.records);
-        let sent: Vec<i64> = sent.into_iter().map(|(id, _)| id).collect();
-        for ids in shapes::padded(&sent, DELETES) {
-            outbox::Entity::delete_many()
-                .filter(outbox::Column::Id.is_in(ids))
-                .exec(&self.db)
-                .await?;
-        }
+        published.add(sent.into_iter().map(|(id, _)| id));
         // Of a packed row partly out, only what is left stays, so what went out does not
-        // go out again (rarer, and after the deletes, which matter more).
+        // go out again.
         for (id, row) in partly {
             if let Some(payload) = row.packed {
                 keep_unpublished(&self.db, id, &payload, &row.published).await?;

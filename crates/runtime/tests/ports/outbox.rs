@@ -335,6 +335,50 @@ async fn woken_records_go_out_without_a_poll(db: DatabaseConnection) {
     stop.cancel();
 }
 
+/// Published rows stay in the table a while, left out of the relay's reads (nothing goes
+/// out twice, though every commit wakes a new read), and then leave it together.
+async fn published_rows_leave_together_and_go_out_once(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let bus = Arc::new(im_testkit::SwitchableBus::default());
+    let mut subscription = bus.subscribe(TOPIC, "test").await.unwrap();
+    let settings = RelaySettings {
+        poll_interval: Duration::from_secs(600),
+        delete_after: Duration::from_secs(3),
+        ..settings()
+    };
+    let relay = Relay::new(db.clone(), bus.clone(), settings);
+    let wake = relay.waker();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(relay.run(stop.clone()));
+    for payload in numbered("d", 1..=6) {
+        commit(&db, "d", std::slice::from_ref(&payload)).await;
+        wake.notify_one();
+    }
+    let seen = read(&mut subscription, 6).await;
+    let payloads: Vec<String> = seen.into_iter().map(|(_, p)| p).collect();
+    assert_eq!(payloads, numbered("d", 1..=6), "each once, in order");
+    assert_eq!(rows(&db).await, 6, "not deleted one by one");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while rows(&db).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "published rows are deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Gone from the table and from the relay's list: later records go out as usual.
+    commit(&db, "d", &numbered("d", 7..=7)).await;
+    wake.notify_one();
+    assert_eq!(
+        read(&mut subscription, 1).await,
+        [("d".to_owned(), "d7".to_owned())]
+    );
+    // A relay that stops deletes what it published.
+    stop.cancel();
+    task.await.unwrap();
+    assert_eq!(rows(&db).await, 0);
+}
+
 /// A fresh SQLite database in `dir`.
 async fn sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
     let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
@@ -397,4 +441,15 @@ async fn sqlite_relay_publishes_each_woken_commit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_relay_publishes_each_woken_commit() {
     on_mysql(woken_records_go_out_without_a_poll).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_deletes_published_rows_together() {
+    let dir = tempfile::tempdir().unwrap();
+    published_rows_leave_together_and_go_out_once(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_deletes_published_rows_together() {
+    on_mysql(published_rows_leave_together_and_go_out_once).await;
 }
