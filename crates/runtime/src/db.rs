@@ -28,6 +28,12 @@ pub enum DbError {
     Db(#[from] DbErr),
 }
 
+/// A pooled connection idle this long is pinged before it is handed out, so a connection
+/// the server or the network dropped meanwhile (a restart, an idle timeout) is replaced
+/// instead of failing the caller's statement. One in steady use is not: a ping on every
+/// checkout cost a round trip per transaction and per statement outside one.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Opens a pool to `url`, creating the SQLite file or the MySQL database if needed.
 pub async fn connect(
     url: &SecretUrl,
@@ -44,6 +50,7 @@ pub async fn connect(
         .max_connections(config.max_connections)
         .connect_timeout(config.connect_timeout)
         .acquire_timeout(config.connect_timeout)
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             // WAL lets readers proceed during a write; the default synchronous=FULL

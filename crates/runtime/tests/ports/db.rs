@@ -234,6 +234,74 @@ async fn mysql_connections_send_without_nagles_delay() {
         .unwrap();
 }
 
+/// The one row `sql` reads.
+async fn one_row(pool: &DatabaseConnection, sql: &str) -> sea_orm::QueryResult {
+    pool.query_one_raw(sea_orm::Statement::from_string(
+        pool.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+/// The counter of `COM_PING`s (and other admin commands) of the one connection of `pool`.
+async fn pings_of(pool: &DatabaseConnection) -> i64 {
+    let row = one_row(pool, "SHOW SESSION STATUS LIKE 'Com_admin_commands'").await;
+    let value: String = row.try_get_by_index(1).unwrap();
+    value.parse().unwrap()
+}
+
+/// A connection in steady use goes out of the pool without a ping (a round trip per
+/// checkout otherwise, on top of sqlx's own when it comes back); one the server dropped
+/// while it sat idle is found out by the ping before use and replaced, so the caller's
+/// statement does not fail.
+#[tokio::test]
+async fn mysql_pools_ping_only_idle_connections() {
+    let Some(server) = im_testkit::mysql_server() else {
+        return;
+    };
+    let name = im_testkit::unique_name("im_test");
+    let url = SecretUrl::new(format!("{server}/{name}"));
+    let config = DatabaseConfig {
+        max_connections: 1,
+        ..DatabaseConfig::default()
+    };
+    let pool = db::connect(&url, &config).await.unwrap();
+    let before = pings_of(&pool).await;
+    for _ in 0..20 {
+        pool.execute_unprepared("SELECT 1").await.unwrap();
+    }
+    let after = pings_of(&pool).await;
+    // 21 checkouts (the counter's read included): sqlx pings once as each connection
+    // goes back to its pool, whatever the options; a ping on checkout would double it.
+    assert!(
+        after - before <= 21,
+        "no ping on checkout: {} pings for 21 checkouts",
+        after - before
+    );
+
+    let id: u64 = one_row(&pool, "SELECT CONNECTION_ID() AS id")
+        .await
+        .try_get("", "id")
+        .unwrap();
+    let admin = db::connect(&SecretUrl::new(format!("{server}/{name}")), &config)
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("KILL CONNECTION {id}"))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    pool.execute_unprepared("SELECT 1")
+        .await
+        .expect("the dropped connection is replaced before use");
+    admin
+        .execute_unprepared(&format!("DROP DATABASE `{name}`"))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn bad_urls_are_refused() {
     let config = DatabaseConfig::default();
