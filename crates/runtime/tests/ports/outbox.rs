@@ -379,6 +379,39 @@ async fn published_rows_leave_together_and_go_out_once(db: DatabaseConnection) {
     assert_eq!(rows(&db).await, 0);
 }
 
+/// A relay whose lease another relay took deletes what it had published at once, rather
+/// than leaving it for the new holder to publish again.
+async fn a_relay_losing_its_lease_deletes_what_it_published(db: DatabaseConnection) {
+    db::migrate::<Migrator>(&db).await.unwrap();
+    let bus = Arc::new(im_testkit::SwitchableBus::default());
+    let mut subscription = bus.subscribe(TOPIC, "test").await.unwrap();
+    let settings = RelaySettings {
+        poll_interval: Duration::from_millis(50),
+        delete_after: Duration::from_secs(600),
+        lease_ttl: Duration::from_millis(400),
+        ..settings()
+    };
+    let stop = CancellationToken::new();
+    tokio::spawn(Relay::new(db.clone(), bus.clone(), settings).run(stop.child_token()));
+    commit(&db, "l", &numbered("l", 1..=3)).await;
+    assert_eq!(read(&mut subscription, 3).await.len(), 3);
+    assert_eq!(rows(&db).await, 3, "published, not deleted yet");
+    db.execute_unprepared(
+        "UPDATE outbox_lease SET holder = 'another', expires_at_ms = 9000000000000",
+    )
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rows(&db).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the published rows are deleted once the lease is gone"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+}
+
 /// A fresh SQLite database in `dir`.
 async fn sqlite(dir: &tempfile::TempDir) -> DatabaseConnection {
     let url = SecretUrl::new(format!("sqlite://{}/outbox.db", dir.path().display()));
@@ -452,4 +485,15 @@ async fn sqlite_relay_deletes_published_rows_together() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_relay_deletes_published_rows_together() {
     on_mysql(published_rows_leave_together_and_go_out_once).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_relay_losing_its_lease_deletes_what_it_published() {
+    let dir = tempfile::tempdir().unwrap();
+    a_relay_losing_its_lease_deletes_what_it_published(sqlite(&dir).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_relay_losing_its_lease_deletes_what_it_published() {
+    on_mysql(a_relay_losing_its_lease_deletes_what_it_published).await;
 }
